@@ -1,0 +1,1 @@
+"""Lodestone services: screening, audit and the shared plumbing they stand on."""

@@ -1,0 +1,1 @@
+"""The audit service: every decision recorded tamper-evidently in PostgreSQL."""

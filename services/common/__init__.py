@@ -1,0 +1,1 @@
+"""Plumbing shared by both services: settings, logging, metrics, Kafka helpers."""

@@ -1,0 +1,32 @@
+"""Settings read from the environment (prefix ``LODESTONE_``); secrets never come from files in the repo."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a Lodestone process needs to find its broker, its database and its topics."""
+
+    model_config = SettingsConfigDict(env_prefix="LODESTONE_", extra="ignore")
+
+    kafka_bootstrap: str = "localhost:9092"
+    database_url: str = "postgresql://lodestone_admin@localhost:55432/lodestone"
+
+    topic_shipments: str = "shipments.v1"
+    topic_licenses: str = "licenses.v1"
+    topic_controls: str = "controls.v1"
+    topic_decisions: str = "decisions.v1"
+    topic_dead_letters: str = "shipments.v1.dlq"
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The screening service: shipment events in, approve/hold decisions out."""
