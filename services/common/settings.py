@@ -15,6 +15,15 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "localhost:9092"
     database_url: str = "postgresql://lodestone_admin@localhost:55432/lodestone"
+    """Default database URL; each service may be given its own least-privilege role below."""
+    admin_database_url: str | None = None
+    """Owner role: runs migrations. Falls back to ``database_url``."""
+    screening_database_url: str | None = None
+    """Role of the screening service (its ledger schema). Falls back to ``database_url``."""
+    audit_database_url: str | None = None
+    """Insert-only writer role of the audit service. Falls back to ``database_url``."""
+    auditor_database_url: str | None = None
+    """Read-only auditor role for queries, verify and the HTTP API. Falls back to ``database_url``."""
 
     topic_shipments: str = "shipments.v1"
     topic_licenses: str = "licenses.v1"
@@ -24,6 +33,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
+
+
+    def dsn_for(self, role: str) -> str:
+        """The database URL for ``role`` (admin, screening, audit or auditor)."""
+        specific: str | None = getattr(self, f"{role}_database_url")
+        return specific or self.database_url
 
 
 @lru_cache(maxsize=1)
