@@ -6,7 +6,10 @@ import typer
 
 app = typer.Typer(
     name="lodestone",
-    help="Screen shipments against China's critical-mineral export controls, and audit every decision.",
+    help=(
+        "Screen shipments against China's critical-mineral export controls,"
+        " and audit every decision."
+    ),
     no_args_is_help=True,
     add_completion=False,
 )

@@ -1,4 +1,7 @@
-"""Settings read from the environment (prefix ``LODESTONE_``); secrets never come from files in the repo."""
+"""Settings read from the environment (prefix ``LODESTONE_``).
+
+Secrets (database passwords) come only from the environment, never from files in the repo.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ class Settings(BaseSettings):
     audit_database_url: str | None = None
     """Insert-only writer role of the audit service. Falls back to ``database_url``."""
     auditor_database_url: str | None = None
-    """Read-only auditor role for queries, verify and the HTTP API. Falls back to ``database_url``."""
+    """Read-only auditor role (queries, verify, HTTP API). Falls back to ``database_url``."""
 
     topic_shipments: str = "shipments.v1"
     topic_licenses: str = "licenses.v1"
@@ -33,7 +36,6 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
-
 
     def dsn_for(self, role: str) -> str:
         """The database URL for ``role`` (admin, screening, audit or auditor)."""

@@ -1,0 +1,110 @@
+"""Decision: what the screening service emits on ``decisions.v1`` (CONTRACT.md, "Decision")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from schemas._common import OUTPUT_MODEL_CONFIG
+from schemas.quantity import Quantity
+
+
+class Outcome(StrEnum):
+    APPROVE = "approve"
+    HOLD = "hold"
+
+
+class Trigger(StrEnum):
+    SHIPMENT_EVENT = "shipment_event"
+    LICENSE_CHANGE = "license_change"
+    CATALOGUE_CHANGE = "catalogue_change"
+
+
+class ReasonCode(StrEnum):
+    """Why a line was approved or held. Each code implies one outcome (see :attr:`outcome`)."""
+
+    NOT_CONTROLLED = "NOT_CONTROLLED"
+    BELOW_THRESHOLD = "BELOW_THRESHOLD"
+    MEASURE_SUSPENDED = "MEASURE_SUSPENDED"
+    LICENSED = "LICENSED"
+    LICENSE_REQUIRED = "LICENSE_REQUIRED"
+    LICENSE_EXPIRED = "LICENSE_EXPIRED"
+    LICENSE_EXHAUSTED = "LICENSE_EXHAUSTED"
+    LICENSE_SCOPE = "LICENSE_SCOPE"
+    LICENSE_INACTIVE = "LICENSE_INACTIVE"
+    PROHIBITED_END_USE = "PROHIBITED_END_USE"
+    PROHIBITED_DESTINATION = "PROHIBITED_DESTINATION"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+    #: Addition to the contract's table: the shipment was cancelled; nothing may ship under it.
+    SHIPMENT_CANCELLED = "SHIPMENT_CANCELLED"
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.APPROVE if self in _APPROVING else Outcome.HOLD
+
+
+_APPROVING = frozenset(
+    {
+        ReasonCode.NOT_CONTROLLED,
+        ReasonCode.BELOW_THRESHOLD,
+        ReasonCode.MEASURE_SUSPENDED,
+        ReasonCode.LICENSED,
+    }
+)
+
+
+class LineDecision(BaseModel):
+    """The decision on one cargo line."""
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    line_no: int
+    outcome: Outcome
+    controlled: bool
+    control_ids: list[str] = []
+    license_id: str | None = None
+    reasons: Annotated[list[ReasonCode], Field(min_length=1)]
+    #: Addition: the licence quantity this line consumes (in the licence's cap unit), if any.
+    consumed: Quantity | None = None
+
+
+class Reason(BaseModel):
+    """One reason, with the legal basis it rests on where a measure is involved."""
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    code: ReasonCode
+    line_no: int | None = None
+    control_id: str | None = None
+    legal_basis: str | None = None
+    message: str
+
+
+class Decision(BaseModel):
+    """The approve-or-hold decision on a shipment. Approved only if every line is approved."""
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    decision_id: str
+    shipment_id: str
+    event_id: str
+    exporter_id: str
+    outcome: Outcome
+    lines: list[LineDecision]
+    reasons: list[Reason]
+    catalogue_version: str
+    trigger: Trigger
+    supersedes: str | None = None
+    decided_at: AwareDatetime
+    #: Addition: the ship date the decision was taken for (controls in force on that date).
+    ship_date: date | None = None
+
+
+def utc_now() -> datetime:
+    """Timestamp helper for ``decided_at`` (always timezone-aware UTC)."""
+    from datetime import UTC
+
+    return datetime.now(UTC)
