@@ -3,6 +3,8 @@
 from schemas.dead_letter import DeadLetter, SourceCoordinates
 from schemas.decision import (
     Decision,
+    DecisionEvidence,
+    LicenseUsage,
     LineDecision,
     Outcome,
     Reason,
@@ -31,6 +33,7 @@ __all__ = [
     "CargoLine",
     "DeadLetter",
     "Decision",
+    "DecisionEvidence",
     "ElementContent",
     "EndUse",
     "EventType",
@@ -38,6 +41,7 @@ __all__ = [
     "License",
     "LicenseKind",
     "LicenseStatus",
+    "LicenseUsage",
     "LineDecision",
     "Outcome",
     "Party",

@@ -9,7 +9,9 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas._common import OUTPUT_MODEL_CONFIG
+from schemas.license import License
 from schemas.quantity import Quantity
+from schemas.shipment import ShipmentEvent
 
 
 class Outcome(StrEnum):
@@ -83,6 +85,30 @@ class Reason(BaseModel):
     message: str
 
 
+class LicenseUsage(BaseModel):
+    """How much of a capped licence other shipments had used when the decision was taken."""
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    license_id: str
+    used: Quantity | None = None
+    used_by_shipment: str | None = None
+
+
+class DecisionEvidence(BaseModel):
+    """Addition: what the decision was taken on, so that an auditor can re-derive it.
+
+    The catalogue itself is identified by ``Decision.catalogue_version`` (label + content hash)
+    and published whole on ``controls.v1``.
+    """
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    event: ShipmentEvent
+    licenses: list[License] = []
+    license_usage: list[LicenseUsage] = []
+
+
 class Decision(BaseModel):
     """The approve-or-hold decision on a shipment. Approved only if every line is approved."""
 
@@ -101,6 +127,8 @@ class Decision(BaseModel):
     decided_at: AwareDatetime
     #: Addition: the ship date the decision was taken for (controls in force on that date).
     ship_date: date | None = None
+    #: Addition: the inputs of the decision (event, licences considered and their usage).
+    evidence: DecisionEvidence | None = None
 
 
 def utc_now() -> datetime:
