@@ -1,0 +1,50 @@
+# Lodestone developer commands. Progress goes to stderr; `eval "$(make -s up)"` configures a shell.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv up down status reset test check demo
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(PY):
+	@py=""; for c in python3.13 python3.12 python3.11 python3; do \
+	  if command -v $$c >/dev/null && $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then py=$$c; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "Python 3.11+ is required (apt-get install python3 python3-venv)" >&2; exit 1; fi; \
+	echo "creating $(VENV) with $$py" >&2; $$py -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip >&2
+	$(PY) -m pip install -q -e '.[dev]' >&2
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv (Python 3.11+) and install the project with its dev tools
+
+up: $(STAMP)  ## start Kafka + PostgreSQL, create topics/roles/schemas, print export lines
+	@$(PY) -m deploy.local up
+
+down: $(STAMP)  ## stop Kafka + PostgreSQL (data kept)
+	@$(PY) -m deploy.local down
+
+status: $(STAMP)  ## show what is running
+	@$(PY) -m deploy.local status
+
+reset: $(STAMP)  ## stop and delete the local data in .local/ (the Kafka jar cache stays)
+	@$(PY) -m deploy.local reset
+
+test: $(STAMP)  ## the whole test suite on real Kafka + PostgreSQL (started if needed, stopped after)
+	@$(PY) -m deploy.local run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+check: $(STAMP)  ## ruff lint, ruff format check, mypy strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+demo: $(STAMP)  ## run the pipeline locally on real Kafka + PostgreSQL with sample traffic
+	@eval "$$($(PY) -m deploy.local up)" && $(PY) -m deploy.demo

@@ -1,0 +1,1 @@
+"""Deployment tooling for Lodestone: the local runtime today, compose/Kubernetes later."""

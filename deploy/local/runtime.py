@@ -1,0 +1,147 @@
+"""Bring the whole local runtime up or down: Kafka, PostgreSQL, topics, roles, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from deploy.local import kafka, postgres, roles, topics
+from deploy.local._util import file_lock, say
+from deploy.local.config import RuntimeConfig
+from services.common.migrations import migrate_all
+from services.common.settings import Settings
+
+
+@dataclass
+class RuntimeState:
+    """What ``up`` found or did: enough to hand the runtime to a shell or a test session."""
+
+    kafka_bootstrap: str
+    dsns: dict[str, str]
+    """Settings role (admin, screening, audit, auditor) -> database URL with password."""
+    started: set[str] = field(default_factory=set)
+    """The parts this call started ("kafka", "postgres"); a caller stops only those."""
+    kafka_ready_s: float = 0.0
+
+    def dsn(self, role: str = "admin") -> str:
+        return self.dsns[role]
+
+    def environment(self) -> dict[str, str]:
+        """The ``LODESTONE_…`` settings a process needs to use this runtime."""
+        s = Settings()
+        env = {
+            "LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "LODESTONE_DATABASE_URL": self.dsns["admin"],
+        }
+        env.update(
+            {f"LODESTONE_{role.upper()}_DATABASE_URL": url for role, url in self.dsns.items()}
+        )
+        env.update(
+            {
+                "LODESTONE_TOPIC_SHIPMENTS": s.topic_shipments,
+                "LODESTONE_TOPIC_DECISIONS": s.topic_decisions,
+                "LODESTONE_TOPIC_DEAD_LETTERS": s.topic_dead_letters,
+                "LODESTONE_TOPIC_LICENSES": s.topic_licenses,
+                "LODESTONE_TOPIC_CONTROLS": s.topic_controls,
+            }
+        )
+        return env
+
+    def exports(self) -> str:
+        return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.environment().items())
+
+
+class Runtime:
+    """The local runtime of one working tree."""
+
+    def __init__(self, cfg: RuntimeConfig | None = None) -> None:
+        self.cfg = cfg or RuntimeConfig.from_env()
+
+    def _prepare_dirs(self) -> None:
+        self.cfg.local_dir.mkdir(parents=True, exist_ok=True)
+        self.cfg.local_dir.chmod(0o755)  # the PostgreSQL OS user must traverse it
+        self.cfg.kafka_dir.mkdir(parents=True, exist_ok=True)
+
+    def up(self) -> RuntimeState:
+        """Start what is not running, then create topics, roles and apply migrations."""
+        self._prepare_dirs()
+        with file_lock(self.cfg.lock_file):
+            return asyncio.run(self._up())
+
+    async def _up(self) -> RuntimeState:
+        cfg = self.cfg
+        t0 = time.monotonic()
+        lib = kafka.ensure_jars(cfg)
+        kafka.prepare(cfg, lib)
+        cluster = postgres.cluster(cfg)
+        postgres.init(cfg, cluster)
+        started: set[str] = set()
+        try:
+            if kafka.start(cfg, lib):
+                started.add("kafka")
+            if postgres.start(cfg, cluster):  # starts while the JVM boots
+                started.add("postgres")
+            passwords = roles.load_passwords(cfg.secrets_file)
+            await roles.bootstrap(cfg, cluster, passwords)
+            ready = await kafka.wait_ready(cfg)
+            if "kafka" in started:
+                say(f"Kafka ready {time.monotonic() - t0:.1f} s after start")
+            created = await topics.ensure_topics(cfg.kafka_bootstrap, topics.contract_topics())
+            if created:
+                say(f"created topics: {', '.join(created)}")
+            dsns = {role: roles.dsn(cfg, role, passwords) for role in roles.ROLES}
+            applied = await migrate_all(dsns["admin"])
+            for component, versions in applied.items():
+                if versions:
+                    say(f"applied {component} migrations: {', '.join(versions)}")
+        except BaseException:
+            self._stop(started)  # leave nothing half-started behind
+            raise
+        say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
+        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready)
+
+    def _stop(self, parts: set[str]) -> None:
+        if "kafka" in parts:
+            kafka.stop(self.cfg)
+        if "postgres" in parts:
+            postgres.stop(postgres.cluster(self.cfg))
+
+    def stop(self, parts: set[str] | None = None) -> None:
+        """Stop ``parts`` (default: both); safe when they are not running."""
+        with file_lock(self.cfg.lock_file):
+            self._stop(parts if parts is not None else {"kafka", "postgres"})
+
+    def down(self) -> None:
+        self.stop()
+        say("runtime down")
+
+    def status(self) -> dict[str, str]:
+        cfg = self.cfg
+        pid = kafka.running_pid(cfg)
+        cluster = postgres.cluster(cfg)
+        return {
+            "kafka": f"running (pid {pid}) on {cfg.kafka_bootstrap}" if pid else "stopped",
+            "postgres": (
+                f"running on 127.0.0.1:{cfg.pg_port}, data in {cluster.data_dir}"
+                if postgres.is_running(cluster)
+                else "stopped"
+            ),
+            "jar cache": str(cfg.kafka_lib_dir),
+        }
+
+    def is_running(self) -> bool:
+        return kafka.running_pid(self.cfg) is not None and postgres.is_running(
+            postgres.cluster(self.cfg)
+        )
+
+    def reset(self) -> None:
+        """Stop everything and delete the local data (the jar cache stays)."""
+        self.stop()
+        cluster = postgres.cluster(self.cfg)
+        for path in (self.cfg.local_dir, postgres.fallback_base(self.cfg).parent, cluster.base):
+            if path.exists():
+                say(f"deleting {path}")
+                shutil.rmtree(path)

@@ -1,0 +1,62 @@
+"""The contract's topics, created explicitly (the broker never auto-creates topics).
+
+Partition counts: ``shipments.v1`` and ``decisions.v1`` have 6 partitions, enough for six
+consumers of a group to share the load on one machine while keeping per-key order; the
+dead-letter topic has 1; the compacted reference-data topics ``licenses.v1`` and ``controls.v1``
+have 1 so that every consumer reads one totally ordered history of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.common.settings import Settings
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
+    """The topics of the public contract, with names taken from the settings."""
+    s = settings or Settings()
+    compact = {"cleanup.policy": "compact"}
+    return [
+        TopicSpec(s.topic_shipments, 6),
+        TopicSpec(s.topic_decisions, 6),
+        TopicSpec(s.topic_dead_letters, 1),
+        TopicSpec(s.topic_licenses, 1, compact),
+        TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
+    ]
+
+
+async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.configs))
+                for spec in missing
+            ],
+            timeout_ms=10000,
+        )
+        for error in response.topic_errors:
+            name, code = error[0], error[1]
+            if code not in (0, 36):  # 36 = TOPIC_ALREADY_EXISTS (a concurrent creator won)
+                raise RuntimeError(f"creating topic {name} failed with error code {code}: {error}")
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()
