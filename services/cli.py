@@ -23,6 +23,23 @@ def version() -> None:
     typer.echo(dist_version("lodestone"))
 
 
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply every component's pending migrations as the admin role."""
+    import asyncio
+
+    from services.common.migrations import migrate_all
+    from services.common.settings import get_settings
+
+    applied = asyncio.run(migrate_all(get_settings().dsn_for("admin")))
+    for component, versions in applied.items():
+        typer.echo(f"{component}: {', '.join(versions) if versions else 'up to date'}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
