@@ -1,0 +1,128 @@
+"""``decide``: the deterministic decision on a shipment event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from schemas.decision import (
+    Decision,
+    DecisionEvidence,
+    LicenseUsage,
+    LineDecision,
+    Outcome,
+    Reason,
+    ReasonCode,
+    Trigger,
+)
+from schemas.license import License
+from schemas.quantity import Quantity
+from schemas.shipment import EventType, ShipmentEvent
+from services.screening.catalogue.model import Catalogue
+from services.screening.engine.classification import StatusCache, classify
+from services.screening.engine.index import index_for
+from services.screening.engine.lines import LicenceState, decide_line
+from services.screening.engine.usage import LicenceUsage
+
+#: Namespace of decision ids (uuid5); never change it, ids of past decisions depend on it.
+DECISION_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-5b8a-9a43-6c1e0d5f2b11")
+
+
+def decision_id_for(
+    event_id: str, trigger: Trigger, supersedes: str | None, catalogue_version: str
+) -> str:
+    """A deterministic decision id: the same input decided again gets the same id."""
+    key = "\x1f".join((event_id, str(trigger), supersedes or "", catalogue_version))
+    return str(uuid.uuid5(DECISION_NAMESPACE, key))
+
+
+def decide(
+    event: ShipmentEvent,
+    catalogue: Catalogue,
+    licences: Sequence[License],
+    usage: LicenceUsage,
+    *,
+    decided_at: datetime,
+    trigger: Trigger = Trigger.SHIPMENT_EVENT,
+    supersedes: str | None = None,
+    include_evidence: bool = True,
+) -> Decision:
+    """Decide a shipment event against a catalogue, the licences known and their usage.
+
+    ``licences`` may hold other exporters' licences (only the exporter's own are considered);
+    ``usage`` is what other shipments have consumed. The result depends on nothing else except
+    ``decided_at``.
+    """
+    version = catalogue.version
+    own = sorted(
+        (lic for lic in licences if lic.holder_id == event.exporter.id),
+        key=lambda lic: lic.license_id,
+    )
+    lines: list[LineDecision] = []
+    reasons: list[Reason] = []
+    if event.event_type is EventType.CANCELLED:
+        reasons.append(
+            Reason.model_construct(
+                code=ReasonCode.SHIPMENT_CANCELLED,
+                line_no=None,
+                control_id=None,
+                legal_basis=None,
+                message=f"shipment {event.shipment_id} was cancelled; nothing may ship under it",
+            )
+        )
+        outcome = Outcome.HOLD
+    else:
+        index = index_for(catalogue)
+        statuses = StatusCache(event.ship_date)
+        state = LicenceState(
+            licences=own,
+            declared=event.declared_licenses,
+            consumed=dict(usage.consumed),
+            single_used_by=usage.single_used_by,
+        )
+        outcome = Outcome.APPROVE
+        for line in event.lines:
+            found = classify(index, event, line, statuses)
+            line_decision, line_reasons = decide_line(event, line, found, state)
+            lines.append(line_decision)
+            reasons.extend(line_reasons)
+            if line_decision.outcome is Outcome.HOLD:
+                outcome = Outcome.HOLD
+    evidence = _evidence(event, own, usage) if include_evidence else None
+    return Decision.model_construct(
+        decision_id=decision_id_for(event.event_id, trigger, supersedes, version),
+        shipment_id=event.shipment_id,
+        event_id=event.event_id,
+        exporter_id=event.exporter.id,
+        outcome=outcome,
+        lines=lines,
+        reasons=reasons,
+        catalogue_version=version,
+        trigger=trigger,
+        supersedes=supersedes,
+        decided_at=decided_at,
+        ship_date=event.ship_date,
+        evidence=evidence,
+    )
+
+
+def _evidence(
+    event: ShipmentEvent, own: list[License], usage: LicenceUsage
+) -> DecisionEvidence:
+    used: list[LicenseUsage] = []
+    for licence in own:
+        lid = licence.license_id
+        amount = usage.consumed.get(lid, Decimal(0))
+        user = usage.single_used_by.get(lid)
+        if not amount and user is None:
+            continue
+        cap = licence.max_quantity
+        quantity = (
+            Quantity.model_construct(amount=amount, unit=cap.unit) if amount and cap else None
+        )
+        used.append(
+            LicenseUsage.model_construct(license_id=lid, used=quantity, used_by_shipment=user)
+        )
+    return DecisionEvidence.model_construct(event=event, licenses=own, license_usage=used)

@@ -1,0 +1,204 @@
+"""The decision on one cargo line: classification, prohibitions, then licences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from schemas.decision import LineDecision, Outcome, Reason, ReasonCode
+from schemas.license import License
+from schemas.quantity import Quantity
+from schemas.shipment import CargoLine, ShipmentEvent
+from services.screening.catalogue.model import Measure, ProhibitionGround
+from services.screening.engine.classification import Classification
+from services.screening.engine.index import Entry
+from services.screening.licenses.matching import Verdict, check, in_item_scope, preference
+
+_APPROVE = Outcome.APPROVE
+_HOLD = Outcome.HOLD
+
+
+def legal_basis(measure: Measure) -> str:
+    basis = measure.legal_basis
+    return f"{basis.citation} {basis.article}" if basis.article else basis.citation
+
+
+@dataclass(slots=True)
+class LicenceState:
+    """The exporter's licences and the quantities used so far, including this shipment's lines."""
+
+    licences: Sequence[License]
+    declared: Sequence[str]
+    consumed: dict[str, Decimal]
+    single_used_by: Mapping[str, str]
+
+
+def _line(
+    line: CargoLine,
+    outcome: Outcome,
+    controlled: bool,
+    control_ids: list[str],
+    codes: list[ReasonCode],
+    license_id: str | None = None,
+    consumed: Quantity | None = None,
+) -> LineDecision:
+    return LineDecision.model_construct(
+        line_no=line.line_no,
+        outcome=outcome,
+        controlled=controlled,
+        control_ids=control_ids,
+        license_id=license_id,
+        reasons=codes,
+        consumed=consumed,
+    )
+
+
+def _reason(code: ReasonCode, line: CargoLine, entry: Entry | None, message: str) -> Reason:
+    return Reason.model_construct(
+        code=code,
+        line_no=line.line_no,
+        control_id=entry.control_id if entry else None,
+        legal_basis=legal_basis(entry.measure) if entry else None,
+        message=message,
+    )
+
+
+def _unique_ids(entries: Sequence[Entry]) -> list[str]:
+    return list(dict.fromkeys(e.control_id for e in entries))
+
+
+def decide_line(
+    event: ShipmentEvent, line: CargoLine, found: Classification, state: LicenceState
+) -> tuple[LineDecision, list[Reason]]:
+    """Decide one line from its classification; records licence consumption in ``state``."""
+    if found.prohibited:
+        return _prohibited(line, found)
+    entries = found.controlled + [entry for entry, _ in found.undecided]
+    if entries:
+        return _licensing(event, line, found, entries, state)
+    if found.suspended:
+        msg = "covering measure suspended on the ship date"
+        reasons = [_reason(ReasonCode.MEASURE_SUSPENDED, line, e, msg) for e in found.suspended]
+        codes = [ReasonCode.MEASURE_SUSPENDED]
+        return _line(line, _APPROVE, False, _unique_ids(found.suspended), codes), reasons
+    if found.below:
+        reasons = [_reason(ReasonCode.BELOW_THRESHOLD, line, e, m) for e, m in found.below]
+        return _line(line, _APPROVE, False, [], [ReasonCode.BELOW_THRESHOLD]), reasons
+    reason = _reason(ReasonCode.NOT_CONTROLLED, line, None, "no measure in force covers the line")
+    return _line(line, _APPROVE, False, [], [ReasonCode.NOT_CONTROLLED]), [reason]
+
+
+def _prohibited(line: CargoLine, found: Classification) -> tuple[LineDecision, list[Reason]]:
+    codes: list[ReasonCode] = []
+    reasons: list[Reason] = []
+    for measure, message in found.prohibited:
+        code = (
+            ReasonCode.PROHIBITED_END_USE
+            if measure.ground is ProhibitionGround.END_USE
+            else ReasonCode.PROHIBITED_DESTINATION
+        )
+        if code not in codes:
+            codes.append(code)
+        reasons.append(
+            Reason.model_construct(
+                code=code,
+                line_no=line.line_no,
+                control_id=measure.control_id(),
+                legal_basis=legal_basis(measure),
+                message=message,
+            )
+        )
+    ids = _unique_ids(found.controlled) + [m.control_id() for m, _ in found.prohibited]
+    return _line(line, _HOLD, True, list(dict.fromkeys(ids)), codes), reasons
+
+
+def _licensing(
+    event: ShipmentEvent,
+    line: CargoLine,
+    found: Classification,
+    entries: list[Entry],
+    state: LicenceState,
+) -> tuple[LineDecision, list[Reason]]:
+    ids = _unique_ids(entries)
+    controlled = bool(found.controlled)
+    first = entries[0]
+    if found.end_use_unknown:
+        reasons = [
+            Reason.model_construct(
+                code=ReasonCode.INSUFFICIENT_DATA,
+                line_no=line.line_no,
+                control_id=m.control_id(),
+                legal_basis=legal_basis(m),
+                message=msg,
+            )
+            for m, msg in found.end_use_unknown
+        ]
+        return _line(line, _HOLD, controlled, ids, [ReasonCode.INSUFFICIENT_DATA]), reasons
+    codes = [e.item.control_code for e in entries]
+    item_codes = [c for c in codes if c] if all(codes) else []
+    chosen, failures = _choose_licence(event, line, item_codes, state)
+    if chosen is not None:
+        lid = chosen.licence.license_id
+        consumed = None
+        cap = chosen.licence.max_quantity
+        if chosen.consumed is not None and cap is not None:
+            state.consumed[lid] = state.consumed.get(lid, Decimal(0)) + chosen.consumed
+            consumed = Quantity.model_construct(amount=chosen.consumed, unit=cap.unit)
+        msg = f"licensed under {lid}"
+        reasons = [_reason(ReasonCode.LICENSED, line, e, msg) for e in _distinct(entries)]
+        return (
+            _line(line, _APPROVE, controlled, ids, [ReasonCode.LICENSED], lid, consumed),
+            reasons,
+        )
+    if not controlled:
+        reasons = [_reason(ReasonCode.INSUFFICIENT_DATA, line, e, m) for e, m in found.undecided]
+        return _line(line, _HOLD, False, ids, [ReasonCode.INSUFFICIENT_DATA]), reasons
+    if not failures:
+        msg = "controlled; the exporter holds no licence for this item"
+        reasons = [_reason(ReasonCode.LICENSE_REQUIRED, line, e, msg) for e in _distinct(entries)]
+        return _line(line, _HOLD, True, ids, [ReasonCode.LICENSE_REQUIRED]), reasons
+    codes_out: list[ReasonCode] = []
+    reasons = []
+    for code, message in failures:
+        if code not in codes_out:
+            codes_out.append(code)
+        reasons.append(_reason(code, line, first, message))
+    return _line(line, _HOLD, True, ids, codes_out), reasons
+
+
+def _distinct(entries: list[Entry]) -> list[Entry]:
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        seen.setdefault(entry.control_id, entry)
+    return list(seen.values())
+
+
+def _choose_licence(
+    event: ShipmentEvent, line: CargoLine, item_codes: list[str], state: LicenceState
+) -> tuple[Verdict | None, list[tuple[ReasonCode, str]]]:
+    """The preferred covering licence, or the failures of every candidate licence.
+
+    Candidates are the licences the shipment declares and those whose item scope names the line.
+    """
+    covering: list[Verdict] = []
+    failures: list[tuple[ReasonCode, str]] = []
+    for licence in state.licences:
+        declared = licence.license_id in state.declared
+        if not declared and not in_item_scope(licence, line, item_codes):
+            continue
+        verdict = check(
+            licence, line, event, item_codes, state.consumed, state.single_used_by
+        )
+        if verdict.failure is None:
+            covering.append(verdict)
+        else:
+            failures.append((verdict.failure, verdict.message))
+    if covering:
+        covering.sort(key=lambda v: preference(v.licence, state.declared))
+        return covering[0], []
+    known = {lic.license_id for lic in state.licences}
+    for unknown in (d for d in state.declared if d not in known):
+        message = f"declared licence {unknown} is not held by exporter {event.exporter.id}"
+        failures.append((ReasonCode.LICENSE_REQUIRED, message))
+    return None, failures
