@@ -149,7 +149,8 @@ def running_pid(cfg: RuntimeConfig) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return pid
-    return pid if b"kafka.Kafka" in cmdline else None
+    # The pid may have been reused; ours runs kafka.Kafka on this tree's properties file.
+    return pid if str(cfg.kafka_properties).encode() in cmdline else None
 
 
 def start(cfg: RuntimeConfig, lib: Path) -> bool:
