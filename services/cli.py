@@ -40,6 +40,11 @@ def db_migrate() -> None:
         typer.echo(f"{component}: {', '.join(versions) if versions else 'up to date'}")
 
 
+from services.screening.commands import register as register_screening_commands  # noqa: E402
+
+register_screening_commands(app)  # after other groups: ``catalogue publish`` joins theirs
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

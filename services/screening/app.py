@@ -1,0 +1,202 @@
+"""The screening service: FastStream runs the process and produces; aiokafka consumes.
+
+``build_app()`` gives the FastStream application behind ``lodestone screening run``. The broker
+(FastStream's producer) publishes decisions and dead letters; :class:`ScreeningService` owns the
+reference-data follower, the explicit shipments consume loop (see ADR 0020), re-screening and the
+probe/metrics server, and is started after the broker and stopped before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiokafka import AIOKafkaConsumer
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from schemas import MAX_EVENT_BYTES
+from services.common.health import HealthServer
+from services.common.logging import get_logger
+from services.common.settings import Settings
+from services.screening.catalogue import Catalogue
+from services.screening.config import ScreeningSettings
+from services.screening.consumer import ShipmentConsumer, Topics
+from services.screening.ledger import Ledger
+from services.screening.metrics import ScreeningMetrics
+from services.screening.publish import BrokerPublisher, Publisher
+from services.screening.reference_data import LicenceChange, ReferenceData, ReferenceFollower
+from services.screening.rescreen import Rescreener
+from services.screening.retry import retry_transient
+from services.screening.screener import Screener
+
+log = get_logger(__name__)
+
+
+class ScreeningService:
+    """Everything but the producer; ``start()`` returns at once, readiness comes later."""
+
+    def __init__(
+        self, settings: Settings, options: ScreeningSettings, publisher: Publisher
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.metrics = ScreeningMetrics()
+        self.reference = ReferenceData()
+        self.topics = Topics(
+            shipments=settings.topic_shipments,
+            decisions=settings.topic_decisions,
+            dead_letters=settings.topic_dead_letters,
+        )
+        self._publisher = publisher
+        self._stopping = False
+        self._consuming = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: ShipmentConsumer | None = None
+        self._rescreener: Rescreener | None = None
+        self.ledger: Ledger | None = None
+        self.health = HealthServer(
+            registry=self.metrics.registry,
+            ready=self.is_ready,
+            live=lambda: not any(t.done() and not t.cancelled() for t in self._tasks),
+            host=options.metrics_host,
+            port=options.metrics_port,
+        )
+
+    def is_ready(self) -> bool:
+        return self.reference.loaded.is_set() and self._consuming and not self._stopping
+
+    def _is_stopping(self) -> bool:
+        return self._stopping
+
+    async def start(self) -> None:
+        await self.health.start()
+        self.ledger = await retry_transient(
+            lambda: Ledger.connect(
+                self.settings.dsn_for("screening"), size=self.options.db_pool_size
+            ),
+            stage="db_connect",
+            metrics=self.metrics,
+            stopping=self._is_stopping,
+            max_delay=self.options.retry_max_delay_s,
+        )
+        screener = Screener(self.ledger, self.reference, self.metrics)
+        self._rescreener = Rescreener(
+            screener=screener,
+            ledger=self.ledger,
+            reference=self.reference,
+            publisher=self._publisher,
+            topics=self.topics,
+            metrics=self.metrics,
+            stopping=self._is_stopping,
+            max_delay=self.options.retry_max_delay_s,
+        )
+        follower = ReferenceFollower(
+            self.reference,
+            bootstrap=self.settings.kafka_bootstrap,
+            controls_topic=self.settings.topic_controls,
+            licences_topic=self.settings.topic_licenses,
+            require_published_catalogue=self.options.require_published_catalogue,
+            on_change=self._on_reference_change,
+        )
+        self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
+        self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
+        log.info(
+            "screening service started",
+            metrics_port=self.health.port,
+            shipments=self.topics.shipments,
+            decisions=self.topics.decisions,
+        )
+
+    async def _on_reference_change(self, change: LicenceChange | Catalogue) -> None:
+        self.metrics.licences.set(len(self.reference.licences))
+        if self._rescreener is not None and self._consuming:
+            await self._rescreener.on_change(change)
+
+    async def _consume(self, screener: Screener) -> None:
+        await self.reference.loaded.wait()
+        catalogue = self.reference.require_catalogue()
+        self.metrics.catalogue.info(
+            {"version": catalogue.version, "source": self.reference.catalogue_source}
+        )
+        self.metrics.licences.set(len(self.reference.licences))
+        assert self.ledger is not None
+        assert self._rescreener is not None
+        if self.options.rescreen_on_start:
+            await self._rescreener.catch_up()
+        kafka = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.options.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=2 * MAX_EVENT_BYTES,
+            fetch_max_bytes=8 * MAX_EVENT_BYTES,
+            max_poll_interval_ms=600_000,
+        )
+        self._consumer = ShipmentConsumer(
+            kafka,
+            topics=self.topics,
+            screener=screener,
+            ledger=self.ledger,
+            publisher=self._publisher,
+            metrics=self.metrics,
+            batch_max_records=self.options.batch_max_records,
+            batch_timeout_ms=self.options.batch_timeout_ms,
+            concurrency=self.options.concurrency,
+            max_delay=self.options.retry_max_delay_s,
+        )
+        await kafka.start()
+        try:
+            kafka.subscribe([self.topics.shipments], listener=self._consumer.listener())
+            self._consuming = True
+            self.metrics.ready.set(1)
+            log.info(
+                "consuming shipments", topic=self.topics.shipments, group=self.options.group_id
+            )
+            await self._consumer.run()
+        finally:
+            self._consuming = False
+            self.metrics.ready.set(0)
+            await kafka.stop()
+
+    async def stop(self, grace_s: float = 30.0) -> None:
+        """Finish and commit the batch in flight, then stop everything (SIGTERM path)."""
+        self._stopping = True
+        if self._consumer is not None:
+            self._consumer.request_stop()
+        shipments = [t for t in self._tasks if t.get_name() == "shipments"]
+        if shipments:
+            await asyncio.wait(shipments, timeout=grace_s)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.ledger is not None:
+            await self.ledger.close()
+        await self.health.stop()
+        log.info("screening service stopped")
+
+
+def build_broker(settings: Settings, options: ScreeningSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=options.linger_ms,
+        compression_type=options.compression,
+        max_request_size=4 * MAX_EVENT_BYTES,
+        max_batch_size=256 * 1024,
+        logger=None,
+    )
+
+
+def build_app(
+    settings: Settings, options: ScreeningSettings
+) -> tuple[FastStream, ScreeningService]:
+    """The FastStream application and the service it runs."""
+    broker = build_broker(settings, options)
+    service = ScreeningService(settings, options, BrokerPublisher(broker))
+    app = FastStream(broker, after_startup=[service.start], on_shutdown=[service.stop], logger=None)
+    return app, service

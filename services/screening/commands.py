@@ -1,0 +1,100 @@
+"""CLI commands of the screening service: ``screening run``, ``catalogue publish``,
+``licenses publish`` and ``tail``. Registered on the root app by :func:`register`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+screening_app = typer.Typer(help="The screening service.", no_args_is_help=True)
+licenses_app = typer.Typer(help="Export licences on the licences topic.", no_args_is_help=True)
+
+
+@screening_app.command("run")
+def screening_run() -> None:
+    """Run the screening service in the foreground (SIGTERM/Ctrl-C: finish the batch, stop)."""
+    from services.common.logging import configure_logging
+    from services.common.settings import get_settings
+    from services.screening.app import build_app
+    from services.screening.config import ScreeningSettings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app, _ = build_app(settings, ScreeningSettings())
+    asyncio.run(app.run())
+
+
+def catalogue_publish(
+    file: Annotated[
+        Path | None, typer.Argument(help="Catalogue YAML/JSON; default: the bundled one")
+    ] = None,
+) -> None:
+    """Publish a whole catalogue version to the controls topic (key ``catalogue``)."""
+    from services.common.settings import get_settings
+    from services.screening.catalogue import load_bundled_catalogue, load_catalogue_file
+    from services.screening.publish import publish_catalogue
+
+    settings = get_settings()
+    catalogue = load_catalogue_file(file) if file else load_bundled_catalogue()
+    version = asyncio.run(
+        publish_catalogue(settings.kafka_bootstrap, settings.topic_controls, catalogue)
+    )
+    typer.echo(f"published catalogue {version} to {settings.topic_controls}")
+
+
+@licenses_app.command("publish")
+def licenses_publish(
+    file: Annotated[Path, typer.Argument(help="A JSON array of License objects")],
+) -> None:
+    """Publish licences to the licences topic, keyed by licence id."""
+    from services.common.settings import get_settings
+    from services.screening.publish import load_licences_file, publish_licences
+
+    settings = get_settings()
+    licences = load_licences_file(file)
+    count = asyncio.run(
+        publish_licences(settings.kafka_bootstrap, settings.topic_licenses, licences)
+    )
+    typer.echo(f"published {count} licences to {settings.topic_licenses}")
+
+
+def tail_command(
+    exporter: Annotated[str | None, typer.Option(help="Only this exporter id")] = None,
+    outcome: Annotated[str | None, typer.Option(help="approve or hold")] = None,
+    from_beginning: Annotated[bool, typer.Option(help="Replay the whole topic first")] = False,
+    seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
+) -> None:
+    """Show decisions live, coloured by outcome, with reasons and their legal basis."""
+    from services.common.settings import get_settings
+    from services.screening.tail import tail
+
+    settings = get_settings()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            tail(
+                bootstrap=settings.kafka_bootstrap,
+                topic=settings.topic_decisions,
+                exporter=exporter,
+                outcome=outcome,
+                from_beginning=from_beginning,
+                seconds=seconds,
+            )
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the screening commands; ``catalogue publish`` joins an existing catalogue group."""
+    app.add_typer(screening_app, name="screening")
+    app.add_typer(licenses_app, name="licenses")
+    app.command("tail")(tail_command)
+    for group in app.registered_groups:
+        if group.name == "catalogue" and group.typer_instance is not None:
+            group.typer_instance.command("publish")(catalogue_publish)
+            return
+    catalogue_app = typer.Typer(help="The control catalogue.", no_args_is_help=True)
+    catalogue_app.command("publish")(catalogue_publish)
+    app.add_typer(catalogue_app, name="catalogue")

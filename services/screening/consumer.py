@@ -1,0 +1,256 @@
+"""The shipments consume loop: batches in, decisions and dead letters out, offsets after acks.
+
+Per batch (``getmany``): parse every record; dead-letter the rejected ones; decide the events,
+shipments concurrently but each shipment's events in order; send every output without awaiting
+it, then await all acknowledgements, and only then commit the batch's offsets. A crash anywhere
+before the commit redelivers the batch, and the stored decisions make that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from schemas import ShipmentEvent, utc_now
+from services.common.logging import get_logger
+from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
+from services.screening.ledger import Ledger
+from services.screening.metrics import ScreeningMetrics
+from services.screening.publish import Publisher
+from services.screening.retry import StoppingError, retry_transient
+from services.screening.screener import Screened, Screener
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    shipments: str
+    decisions: str
+    dead_letters: str
+
+
+@dataclass
+class _Outputs:
+    """What a batch sends, in order, and the decision ids to mark as published."""
+
+    records: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    decision_ids: list[str] = field(default_factory=list)
+
+
+class _FinishBatchBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._lock:  # the in-flight batch is committed before partitions move
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class ShipmentConsumer:
+    """Runs until :meth:`request_stop`; the batch in flight is finished and committed first."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        *,
+        topics: Topics,
+        screener: Screener,
+        ledger: Ledger,
+        publisher: Publisher,
+        metrics: ScreeningMetrics,
+        batch_max_records: int = 500,
+        batch_timeout_ms: int = 200,
+        concurrency: int = 16,
+        max_delay: float = 5.0,
+    ) -> None:
+        self._consumer = consumer
+        self._topics = topics
+        self._screener = screener
+        self._ledger = ledger
+        self._publisher = publisher
+        self._metrics = metrics
+        self._max_records = batch_max_records
+        self._timeout_ms = batch_timeout_ms
+        self._concurrency = concurrency
+        self._max_delay = max_delay
+        self._lock = asyncio.Lock()
+        self._stopping = False
+        self.batches = 0
+
+    def listener(self) -> ConsumerRebalanceListener:
+        return _FinishBatchBeforeRevoke(self._lock)
+
+    def request_stop(self) -> None:
+        self._stopping = True
+
+    def _is_stopping(self) -> bool:
+        return self._stopping
+
+    async def run(self) -> None:
+        """Consume until a stop is requested; a batch is never left half-committed."""
+        try:
+            while not self._stopping:
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._timeout_ms, max_records=self._max_records
+                )
+                if batch:
+                    async with self._lock:
+                        await self._process(batch)
+                await self._observe_lag()
+        except StoppingError as exc:
+            log.warning("stopped while retrying; the batch will be redelivered", stage=str(exc))
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        started = time.monotonic()
+        outputs = _Outputs()
+        by_shipment: dict[str, list[tuple[ConsumerRecord, ShipmentEvent]]] = defaultdict(list)
+        for records in batch.values():
+            for record in records:
+                parsed = parse_record(record.value)
+                if isinstance(parsed, Rejected):
+                    self._add_dead_letter(outputs, record, parsed)
+                else:
+                    by_shipment[parsed.shipment_id].append((record, parsed))
+        per_shipment = await self._decide_all(by_shipment)
+        for shipment_outputs in per_shipment:
+            outputs.records.extend(shipment_outputs.records)
+            outputs.decision_ids.extend(shipment_outputs.decision_ids)
+        await retry_transient(
+            lambda: self._send_all(outputs),
+            stage="produce",
+            metrics=self._metrics,
+            stopping=self._is_stopping,
+            max_delay=self._max_delay,
+        )
+        await retry_transient(
+            lambda: self._ledger.mark_published(outputs.decision_ids),
+            stage="mark_published",
+            metrics=self._metrics,
+            stopping=self._is_stopping,
+            max_delay=self._max_delay,
+        )
+        await self._commit(batch)
+        self.batches += 1
+        log.debug(
+            "batch done",
+            records=sum(map(len, batch.values())),
+            seconds=round(time.monotonic() - started, 4),
+        )
+
+    async def _decide_all(
+        self, by_shipment: dict[str, list[tuple[ConsumerRecord, ShipmentEvent]]]
+    ) -> list[_Outputs]:
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one_shipment(items: list[tuple[ConsumerRecord, ShipmentEvent]]) -> _Outputs:
+            out = _Outputs()
+            async with gate:
+                for record, event in items:
+                    await self._decide_one(out, record, event)
+            return out
+
+        return list(await asyncio.gather(*(one_shipment(i) for i in by_shipment.values())))
+
+    async def _decide_one(
+        self, out: _Outputs, record: ConsumerRecord, event: ShipmentEvent
+    ) -> None:
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.event_id, shipment_id=event.shipment_id
+        ):
+            try:
+                screened = await retry_transient(
+                    lambda: self._screener.screen_event(event),
+                    stage="decide",
+                    metrics=self._metrics,
+                    stopping=self._is_stopping,
+                    max_delay=self._max_delay,
+                )
+            except StoppingError:
+                raise
+            except Exception as exc:  # a defect, not the input's: keep it, keep going
+                log.exception("event could not be decided; dead-lettered")
+                self._add_dead_letter(out, record, Rejected(PROCESSING_ERROR, repr(exc)))
+                return
+            self._add_decision(out, screened, record)
+
+    def _add_decision(self, out: _Outputs, screened: Screened, record: ConsumerRecord) -> None:
+        out.records.append(
+            (self._topics.decisions, screened.shipment_id.encode(), screened.payload.encode())
+        )
+        out.decision_ids.append(screened.decision_id)
+        latency = max(0.0, time.time() - record.timestamp / 1000) if record.timestamp else None
+        if screened.decision is not None:
+            self._metrics.observe_decision(screened.decision)
+            if latency is not None:
+                self._metrics.latency.observe(latency)
+            log.info(
+                "decided",
+                outcome=screened.decision.outcome.value,
+                decision_id=screened.decision_id,
+                reasons=sorted({r.code.value for r in screened.decision.reasons}),
+            )
+        else:
+            log.info(
+                "duplicate event; stored decision re-emitted", decision_id=screened.decision_id
+            )
+
+    def _add_dead_letter(self, out: _Outputs, record: ConsumerRecord, rejected: Rejected) -> None:
+        letter = dead_letter(
+            rejected,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            failed_at=utc_now(),
+        )
+        out.records.append(
+            (self._topics.dead_letters, record.key, letter.model_dump_json().encode())
+        )
+        self._metrics.dead_letters.labels(rejected.error_type).inc()
+        log.warning(
+            "dead-lettered",
+            error_type=rejected.error_type,
+            error=rejected.error[:300],
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+    async def _send_all(self, outputs: _Outputs) -> None:
+        futures = [
+            await self._publisher.send(topic, key, value) for topic, key, value in outputs.records
+        ]
+        await asyncio.gather(*futures)
+
+    async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            log.warning(
+                "commit refused after a rebalance; the batch will be redelivered", error=str(exc)
+            )
+        except KafkaError as exc:
+            log.warning("commit failed; the batch will be redelivered", error=repr(exc))
+
+    async def _observe_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position: int = await self._consumer.position(tp)
+            except KafkaError:
+                continue
+            self._metrics.lag.labels(str(tp.partition)).set(max(0, highwater - position))

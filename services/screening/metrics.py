@@ -1,0 +1,75 @@
+"""Prometheus metrics of the screening service, in a registry of their own per instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from schemas import Decision
+
+
+class ScreeningMetrics:
+    """Decisions, latency, dead letters, lag, ledger conflicts and the catalogue in use."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.decisions = Counter(
+            "lodestone_screening_decisions",
+            "Decisions emitted, by outcome and trigger.",
+            ["outcome", "trigger"],
+            registry=r,
+        )
+        self.reasons = Counter(
+            "lodestone_screening_decision_reasons",
+            "Reasons carried by emitted decisions.",
+            ["code"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "lodestone_screening_processing_seconds",
+            "From record fetched to decision stored, per event.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "lodestone_screening_dead_letters",
+            "Records sent to the dead-letter topic, by error type.",
+            ["error_type"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "lodestone_screening_duplicate_events",
+            "Events already decided (the stored decision was re-emitted).",
+            registry=r,
+        )
+        self.ledger_conflicts = Counter(
+            "lodestone_screening_ledger_conflicts",
+            "Decisions re-taken because the licence ledger changed meanwhile.",
+            registry=r,
+        )
+        self.transient_errors = Counter(
+            "lodestone_screening_transient_errors",
+            "Transient failures (database or broker) retried with backoff.",
+            ["stage"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "lodestone_screening_consumer_lag",
+            "Records behind the end of each assigned shipments partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.catalogue = Info(
+            "lodestone_screening_catalogue", "The control catalogue version in use.", registry=r
+        )
+        self.licences = Gauge(
+            "lodestone_screening_licences", "Licences currently known.", registry=r
+        )
+        self.ready = Gauge(
+            "lodestone_screening_ready", "1 when reference data is loaded.", registry=r
+        )
+
+    def observe_decision(self, decision: Decision) -> None:
+        self.decisions.labels(decision.outcome.value, decision.trigger.value).inc()
+        for reason in decision.reasons:
+            self.reasons.labels(reason.code.value).inc()

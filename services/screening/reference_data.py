@@ -1,0 +1,196 @@
+"""Reference data as streams: the catalogue (``controls.v1``) and licences (``licenses.v1``).
+
+:class:`ReferenceFollower` reads both topics from the beginning up to the end offsets found at
+start-up (``loaded`` is then set: the service is ready to decide), and follows them live after,
+reporting each change to its listener so that affected holds are re-screened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+
+from schemas import License
+from services.common.logging import get_logger
+from services.screening.catalogue import Catalogue, CatalogueError, load_bundled_catalogue
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ReferenceData:
+    """The catalogue and licences in force for this instance (replaced, never mutated in place)."""
+
+    catalogue: Catalogue | None = None
+    catalogue_source: str = "none"
+    licences: Mapping[str, License] = field(default_factory=dict)
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def require_catalogue(self) -> Catalogue:
+        if self.catalogue is None:
+            raise RuntimeError("no control catalogue loaded yet")
+        return self.catalogue
+
+    def licences_of(self, holder_id: str) -> list[License]:
+        return [lic for lic in self.licences.values() if lic.holder_id == holder_id]
+
+
+@dataclass(frozen=True)
+class LicenceChange:
+    license_id: str
+    before: License | None
+    after: License | None
+
+
+#: Called with each live change after the initial load (not during it).
+ChangeListener = Callable[[LicenceChange | Catalogue], Awaitable[None]]
+
+
+class ReferenceFollower:
+    """Loads and follows ``controls.v1`` and ``licenses.v1`` with a group-less consumer."""
+
+    def __init__(
+        self,
+        data: ReferenceData,
+        *,
+        bootstrap: str,
+        controls_topic: str,
+        licences_topic: str,
+        require_published_catalogue: bool,
+        on_change: ChangeListener | None = None,
+    ) -> None:
+        self.data = data
+        self._bootstrap = bootstrap
+        self._controls = controls_topic
+        self._licences = licences_topic
+        self._require_published = require_published_catalogue
+        self._on_change = on_change
+        self.invalid_records = 0
+
+    async def run(self) -> None:
+        """Load, then follow until cancelled."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = await self._assign(consumer)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            pending = {tp for tp, end in ends.items() if end > 0}
+            while pending:
+                batch = await consumer.getmany(timeout_ms=500)
+                for tp, records in batch.items():
+                    for record in records:
+                        self._apply(record)
+                    if (await consumer.position(tp)) >= ends[tp]:
+                        pending.discard(tp)
+                for tp in list(pending):
+                    if (await consumer.position(tp)) >= ends[tp]:
+                        pending.discard(tp)
+            self._finish_initial_load()
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    for record in records:
+                        change = self._apply(record)
+                        if change is not None and self._on_change is not None:
+                            await self._on_change(change)
+                if not self.data.loaded.is_set() and self.data.catalogue is not None:
+                    self._mark_loaded()
+        finally:
+            await consumer.stop()
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        while True:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in (self._controls, self._licences)
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            topics = {tp.topic for tp in partitions}
+            if topics == {self._controls, self._licences}:
+                consumer.assign(partitions)
+                return partitions
+            missing = sorted({self._controls, self._licences} - topics)
+            log.warning("reference topics not found yet", missing=missing)
+            await consumer.topics()  # refreshes the metadata
+            await asyncio.sleep(1)
+
+    def _finish_initial_load(self) -> None:
+        if self.data.catalogue is None and not self._require_published:
+            self.data.catalogue = load_bundled_catalogue()
+            self.data.catalogue_source = "bundled"
+            log.warning(
+                "NO CATALOGUE PUBLISHED: falling back to the bundled catalogue",
+                topic=self._controls,
+                catalogue_version=self.data.catalogue.version,
+                hint="run `lodestone catalogue publish`; set"
+                " LODESTONE_SCREENING_REQUIRE_PUBLISHED_CATALOGUE=true to refuse the fallback",
+            )
+        if self.data.catalogue is None:
+            log.error("waiting for a catalogue on the controls topic", topic=self._controls)
+            return
+        self._mark_loaded()
+
+    def _mark_loaded(self) -> None:
+        if not self.data.loaded.is_set():
+            log.info(
+                "reference data loaded",
+                catalogue_version=self.data.require_catalogue().version,
+                catalogue_source=self.data.catalogue_source,
+                licences=len(self.data.licences),
+            )
+            self.data.loaded.set()
+
+    def _apply(self, record: ConsumerRecord) -> LicenceChange | Catalogue | None:
+        if record.topic == self._controls:
+            return self._apply_catalogue(record)
+        return self._apply_licence(record)
+
+    def _apply_catalogue(self, record: ConsumerRecord) -> Catalogue | None:
+        if record.value is None:
+            return None
+        try:
+            catalogue = Catalogue.from_wire(record.value)
+        except (CatalogueError, ValueError) as exc:
+            self.invalid_records += 1
+            log.error("invalid catalogue record ignored", offset=record.offset, error=str(exc))
+            return None
+        previous = self.data.catalogue
+        self.data.catalogue = catalogue
+        self.data.catalogue_source = "published"
+        if self.data.loaded.is_set() or previous is not None:
+            log.info("catalogue version received", catalogue_version=catalogue.version)
+        if not self.data.loaded.is_set():
+            return None
+        return None if previous is not None and previous.version == catalogue.version else catalogue
+
+    def _apply_licence(self, record: ConsumerRecord) -> LicenceChange | None:
+        key = record.key.decode("utf-8", "replace") if record.key is not None else None
+        licences = dict(self.data.licences)
+        if record.value is None:
+            if key is None:
+                return None
+            before = licences.pop(key, None)
+            self.data.licences = licences
+            return LicenceChange(key, before, None) if self.data.loaded.is_set() else None
+        try:
+            licence = License.model_validate_json(record.value)
+        except ValidationError as exc:
+            self.invalid_records += 1
+            first_line = str(exc).splitlines()[0]
+            log.error(
+                "invalid licence record ignored", key=key, offset=record.offset, error=first_line
+            )
+            return None
+        before = licences.get(licence.license_id)
+        licences[licence.license_id] = licence
+        self.data.licences = licences
+        if not self.data.loaded.is_set() or before == licence:
+            return None
+        return LicenceChange(licence.license_id, before, licence)

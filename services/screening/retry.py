@@ -1,0 +1,53 @@
+"""Bounded exponential backoff for transient failures: retried without end, never skipped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from services.common.logging import get_logger
+from services.screening.metrics import ScreeningMetrics
+from services.screening.screener import LedgerContentionError
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+#: Failures of the database or the broker, not of the input: wait and try again.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    KafkaError,
+    LedgerContentionError,
+)
+
+
+class StoppingError(Exception):
+    """Shutdown was requested while a transient failure was being retried."""
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    stage: str,
+    metrics: ScreeningMetrics,
+    stopping: Callable[[], bool],
+    max_delay: float = 5.0,
+) -> T:
+    """Run ``operation`` until it succeeds; transient errors back off up to ``max_delay``."""
+    delay = 0.05
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT_ERRORS as exc:
+            metrics.transient_errors.labels(stage).inc()
+            if stopping():
+                raise StoppingError(stage) from exc
+            log.warning("transient failure; retrying", stage=stage, error=repr(exc), delay_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
