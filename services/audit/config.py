@@ -1,0 +1,30 @@
+"""Settings of the audit service (prefix ``LODESTONE_AUDIT_``), beside the shared ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuditSettings(BaseSettings):
+    """How the audit service consumes, where it listens, and who may read its API."""
+
+    model_config = SettingsConfigDict(env_prefix="LODESTONE_AUDIT_", extra="ignore")
+
+    group_id: str = "lodestone-audit"
+    batch_max_records: int = 1000
+    """Most records per database transaction."""
+    poll_timeout_ms: int = 200
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9102
+    """``/healthz``, ``/readyz`` and ``/metrics``; 0 picks a free port."""
+    api_host: str = "127.0.0.1"
+    api_port: int = 8102
+    api_tokens: str = ""
+    """Comma-separated bearer tokens of the read API; empty refuses every request."""
+    checkpoint_file: Path = Path(".local/audit-checkpoints.jsonl")
+    """Where ``lodestone audit verify`` keeps its checkpoints (outside the store it checks)."""
+
+    def tokens(self) -> list[str]:
+        return [t.strip() for t in self.api_tokens.split(",") if t.strip()]

@@ -1,0 +1,183 @@
+"""Consuming decisions.v1 into the store: batch, write in one transaction, then commit offsets.
+
+A plain aiokafka consumer loop (``enable_auto_commit=False``) rather than a FastStream
+subscriber: the offsets committed are exactly those of the batch just written, and only after
+its transaction committed (docs/adr/0010-audit-consumer-loop.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from services.audit.decoding import decode_decision
+from services.audit.metrics import AuditMetrics
+from services.audit.records import PendingRecord, SourceCoordinates
+from services.audit.retry import Backoff, retry_transient
+from services.audit.store import BatchResult, Rejected, write_batch
+from services.common.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _Decoded:
+    records: list[PendingRecord]
+    rejected: list[Rejected]
+    originals: dict[str, tuple[bytes | None, bytes | None]]
+    """decision_id -> (key, value) of its first occurrence, to reject it if the store refuses."""
+
+
+def decode_batch(messages: list[ConsumerRecord[bytes, bytes]]) -> _Decoded:
+    """Decode one poll's records; undecodable ones become rejections, in order."""
+    now = datetime.now(UTC)
+    out = _Decoded([], [], {})
+    for msg in messages:
+        source = SourceCoordinates(msg.topic, msg.partition, msg.offset)
+        item = decode_decision(msg.value, msg.key, source, now)
+        if isinstance(item, Rejected):
+            out.rejected.append(item)
+        else:
+            out.records.append(item)
+            out.originals.setdefault(item.decision_id, (msg.key, msg.value))
+    return out
+
+
+class DecisionsIngest:
+    """Reads decisions.v1 and writes every record exactly once into the audit store."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        pool: asyncpg.Pool,
+        metrics: AuditMetrics,
+        *,
+        batch_max_records: int = 1000,
+        poll_timeout_ms: int = 200,
+        backoff: Backoff | None = None,
+        on_db_state: Callable[[bool], None] = lambda ok: None,
+    ) -> None:
+        self._consumer = consumer
+        self._pool = pool
+        self._metrics = metrics
+        self._batch_max = batch_max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._backoff = backoff or Backoff()
+        self._on_db_state = on_db_state
+
+    async def run_once(self) -> int:
+        """Poll, write and commit one batch; returns the number of records read."""
+        batch = await self._consumer.getmany(
+            timeout_ms=self._poll_timeout_ms, max_records=self._batch_max
+        )
+        messages = [msg for msgs in batch.values() for msg in msgs]
+        if not messages:
+            await self._update_lag()
+            return 0
+        started = time.perf_counter()
+        result = await self._write(decode_batch(messages))
+        self._metrics.write_latency.observe(time.perf_counter() - started)
+        self._metrics.batch_size.observe(len(messages))
+        self._record(result)
+        await self._commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
+        await self._update_lag()
+        return len(messages)
+
+    async def _write_once(
+        self, records: list[PendingRecord], rejected: list[Rejected]
+    ) -> BatchResult:
+        async with self._pool.acquire() as conn:
+            result = await write_batch(conn, records, rejected)
+        self._on_db_state(True)
+        return result
+
+    async def _write_retrying(
+        self, records: list[PendingRecord], rejected: list[Rejected], what: str
+    ) -> BatchResult:
+        def on_retry(_exc: BaseException) -> None:
+            self._metrics.write_retries.inc()
+            self._on_db_state(False)
+
+        return await retry_transient(
+            lambda: self._write_once(records, rejected),
+            backoff=self._backoff,
+            what=what,
+            on_retry=on_retry,
+        )
+
+    async def _write(self, decoded: _Decoded) -> BatchResult:
+        try:
+            return await self._write_retrying(decoded.records, decoded.rejected, "decision batch")
+        except Exception as exc:  # the store refused something: find the record(s) it refuses
+            log.error("batch refused, writing record by record", error=str(exc))
+        return await self._write_one_by_one(decoded)
+
+    async def _write_one_by_one(self, decoded: _Decoded) -> BatchResult:
+        total = BatchResult()
+        rejected = list(decoded.rejected)
+        for record in decoded.records:
+            try:
+                result = await self._write_retrying([record], [], "single decision")
+            except Exception as exc:
+                key, value = decoded.originals.get(record.decision_id, (None, None))
+                rejected.append(Rejected(record.source, key, value, type(exc).__name__, str(exc)))
+                continue
+            total.inserted += result.inserted
+            total.duplicates += result.duplicates
+            total.head = result.head
+        # If even this fails the error propagates and the service stops: never skip silently.
+        last = await self._write_retrying([], rejected, "rejected records")
+        total.rejected = len(rejected)
+        total.head = total.head or last.head
+        return total
+
+    def _record(self, result: BatchResult) -> None:
+        m = self._metrics
+        m.records.labels("inserted").inc(len(result.inserted))
+        m.records.labels("duplicate").inc(result.duplicates)
+        m.records.labels("rejected").inc(result.rejected)
+        if result.head is not None:
+            m.chain_head.set(result.head.seq)
+        for record in result.inserted:
+            log.debug(
+                "decision recorded",
+                decision_id=record.decision_id,
+                shipment_id=record.shipment_id,
+                outcome=record.outcome,
+            )
+        if result.rejected:
+            log.warning("undecodable decision records kept as rejected", count=result.rejected)
+        log.info(
+            "batch written",
+            inserted=len(result.inserted),
+            duplicates=result.duplicates,
+            rejected=result.rejected,
+            head_seq=result.head.seq if result.head else None,
+            first_decision_id=result.inserted[0].decision_id if result.inserted else None,
+            first_shipment_id=result.inserted[0].shipment_id if result.inserted else None,
+        )
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced while we wrote: the new owner re-reads these records and the
+            # store drops them as duplicates. Nothing is lost.
+            log.warning("offset commit refused after a rebalance", error=str(exc))
+
+    async def _update_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except (IllegalStateError, KafkaError):
+                continue
+            self._metrics.consumer_lag.labels(str(tp.partition)).set(max(0, highwater - position))

@@ -1,0 +1,50 @@
+"""Turning Kafka records into what the store writes: decisions, catalogues, or rejections."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import orjson
+from pydantic import ValidationError
+
+from services.audit.canonical import NotCanonicalError
+from services.audit.records import PendingRecord, SourceCoordinates, pending_record
+from services.audit.store import CatalogueVersion, Rejected
+
+#: Longest error text kept with a rejected record (pydantic can list many errors).
+_MAX_ERROR_CHARS = 4000
+
+
+def decode_decision(
+    value: bytes | None, key: bytes | None, source: SourceCoordinates, recorded_at: datetime
+) -> PendingRecord | Rejected:
+    """A record ready to chain, or the rejection that keeps the original bytes."""
+    if value is None:
+        return Rejected(source, key, None, "EmptyValue", "a decision record has no value")
+    try:
+        payload = orjson.loads(value)
+        if not isinstance(payload, dict):
+            raise NotCanonicalError("a decision is a JSON object")
+        return pending_record(payload, source, recorded_at)
+    except (orjson.JSONDecodeError, ValidationError, NotCanonicalError) as exc:
+        return Rejected(source, key, value, type(exc).__name__, str(exc)[:_MAX_ERROR_CHARS])
+
+
+def decode_catalogue(value: bytes | None, source: SourceCoordinates) -> CatalogueVersion | None:
+    """The catalogue version in a controls.v1 record; None for tombstones.
+
+    The version is the JSON's ``version`` field, or ``sha256:<hex>`` of the bytes when the value
+    has none (or is not JSON): a catalogue is evidence, so it is kept whatever its shape.
+    """
+    if value is None:
+        return None
+    digest = hashlib.sha256(value).digest()
+    version = f"sha256:{digest.hex()}"
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("version"), str) and parsed["version"]:
+        version = parsed["version"]
+    return CatalogueVersion(version, value, digest, source)

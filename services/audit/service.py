@@ -1,0 +1,167 @@
+"""The audit service process: consumers, database pool, probes and metrics, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from services.audit.config import AuditSettings
+from services.audit.controls_ingest import ControlsIngest
+from services.audit.decisions_ingest import DecisionsIngest
+from services.audit.metrics import AuditMetrics
+from services.audit.retry import Backoff, retry_transient
+from services.common.health import HealthServer
+from services.common.logging import get_logger
+from services.common.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceOptions:
+    """Everything the service needs, so that tests can run it on their own topics."""
+
+    bootstrap: str
+    dsn: str
+    decisions_topic: str
+    controls_topic: str
+    group_id: str = "lodestone-audit"
+    batch_max_records: int = 1000
+    poll_timeout_ms: int = 200
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9102
+    backoff: Backoff = field(default_factory=Backoff)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, audit: AuditSettings) -> ServiceOptions:
+        return cls(
+            bootstrap=settings.kafka_bootstrap,
+            dsn=settings.dsn_for("audit"),
+            decisions_topic=settings.topic_decisions,
+            controls_topic=settings.topic_controls,
+            group_id=audit.group_id,
+            batch_max_records=audit.batch_max_records,
+            poll_timeout_ms=audit.poll_timeout_ms,
+            metrics_host=audit.metrics_host,
+            metrics_port=audit.metrics_port,
+        )
+
+
+class AuditService:
+    """Runs until :meth:`stop` (or SIGINT/SIGTERM under :func:`run_forever`)."""
+
+    def __init__(self, options: ServiceOptions, metrics: AuditMetrics | None = None) -> None:
+        self.options = options
+        self.metrics = metrics or AuditMetrics()
+        self.stopping = asyncio.Event()
+        self.db_ok = False
+        self._decisions: AIOKafkaConsumer | None = None
+        self.health: HealthServer | None = None
+
+    def ready(self) -> bool:
+        """Ready when the database answered last time and partitions are assigned."""
+        return self.db_ok and self._decisions is not None and bool(self._decisions.assignment())
+
+    def _set_db_state(self, ok: bool) -> None:
+        self.db_ok = ok
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        o = self.options
+        self.health = HealthServer(
+            registry=self.metrics.registry,
+            ready=self.ready,
+            host=o.metrics_host,
+            port=o.metrics_port,
+        )
+        await self.health.start()
+        pool = await retry_transient(
+            lambda: asyncpg.create_pool(o.dsn, min_size=1, max_size=3),
+            backoff=o.backoff,
+            what="connect",
+        )
+        self.db_ok = True
+        decisions = AIOKafkaConsumer(
+            o.decisions_topic,
+            bootstrap_servers=o.bootstrap,
+            group_id=o.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=o.batch_max_records,
+        )
+        controls = AIOKafkaConsumer(
+            bootstrap_servers=o.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        self._decisions = decisions
+        ingest = DecisionsIngest(
+            decisions,
+            pool,
+            self.metrics,
+            batch_max_records=o.batch_max_records,
+            poll_timeout_ms=o.poll_timeout_ms,
+            backoff=o.backoff,
+            on_db_state=self._set_db_state,
+        )
+        catalogue = ControlsIngest(
+            controls, o.controls_topic, pool, self.metrics, backoff=o.backoff
+        )
+        await decisions.start()
+        await controls.start()
+        log.info("audit service started", topic=o.decisions_topic, group_id=o.group_id)
+        tasks = [
+            asyncio.create_task(self._decisions_loop(ingest), name="audit-decisions"),
+            asyncio.create_task(catalogue.run(self.stopping), name="audit-controls"),
+            asyncio.create_task(self._ping_loop(pool), name="audit-db-ping"),
+        ]
+        try:
+            done, _ = await asyncio.wait(
+                [asyncio.create_task(self.stopping.wait()), *tasks],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in done:
+                error = task.exception() if task in tasks else None
+                if error is not None:
+                    raise error
+        finally:
+            self.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await decisions.stop()
+            await controls.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), timeout=5)
+            await self.health.stop()
+            log.info("audit service stopped")
+
+    async def _decisions_loop(self, ingest: DecisionsIngest) -> None:
+        # The batch in flight finishes (written and committed) before the loop sees the stop.
+        while not self.stopping.is_set():
+            await ingest.run_once()
+
+    async def _ping_loop(self, pool: asyncpg.Pool) -> None:
+        while not self.stopping.is_set():
+            try:
+                async with pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1", timeout=2)
+                self.db_ok = True
+            except Exception:
+                self.db_ok = False
+            await asyncio.sleep(2)
+
+
+async def run_forever(options: ServiceOptions) -> None:
+    """Run the service until SIGINT or SIGTERM."""
+    service = AuditService(options)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.stop)
+    await service.run()
