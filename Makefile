@@ -13,15 +13,16 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(PY):
-	@py=""; for c in python3.13 python3.12 python3.11 python3; do \
-	  if command -v $$c >/dev/null && $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then py=$$c; break; fi; \
+	@py=""; for c in python3.11 python3.12 python3.13 python3; do \
+	  if $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then py=$$c; break; fi; \
 	done; \
 	if [ -z "$$py" ]; then echo "Python 3.11+ is required (apt-get install python3 python3-venv)" >&2; exit 1; fi; \
 	echo "creating $(VENV) with $$py" >&2; $$py -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q --upgrade pip >&2
-	$(PY) -m pip install -q -e '.[dev]' >&2
+	@echo "installing the project into $(VENV)" >&2
+	@$(PY) -m pip install -q --upgrade pip >&2
+	@$(PY) -m pip install -q -e '.[dev]' >&2
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv (Python 3.11+) and install the project with its dev tools
@@ -47,4 +48,4 @@ check: $(STAMP)  ## ruff lint, ruff format check, mypy strict
 	$(VENV)/bin/mypy
 
 demo: $(STAMP)  ## run the pipeline locally on real Kafka + PostgreSQL with sample traffic
-	@eval "$$($(PY) -m deploy.local up)" && $(PY) -m deploy.demo
+	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m deploy.demo
