@@ -69,9 +69,11 @@ async def new_topic(runtime: RuntimeState) -> AsyncIterator[NewTopicFactory]:
         partitions: int = 1, configs: dict[str, str] | None = None, prefix: str = "test"
     ) -> str:
         name = f"{prefix}.{uuid.uuid4().hex[:12]}"
-        await admin.create_topics(
+        response = await admin.create_topics(
             [NewTopic(name, partitions, 1, topic_configs=configs or {})], timeout_ms=10000
         )
+        errors = [error for error in response.topic_errors if error[1] != 0]
+        assert not errors, f"creating topic {name} failed: {errors}"
         created.append(name)
         return name
 
