@@ -4,6 +4,11 @@ Partition counts: ``shipments.v1`` and ``decisions.v1`` have 6 partitions, enoug
 consumers of a group to share the load on one machine while keeping per-key order; the
 dead-letter topic has 1; the compacted reference-data topics ``licenses.v1`` and ``controls.v1``
 have 1 so that every consumer reads one totally ordered history of them.
+
+Record size limits: ``shipments.v1`` accepts records up to 2 MiB so that an oversized event
+(over the 1 MiB the screening service accepts) reaches the service and is dead-lettered with a
+clear error instead of being refused at the producer; ``decisions.v1`` (decisions carry their
+evidence, the event included) and ``shipments.v1.dlq`` (the original bytes, base64) take 4 MiB.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
     s = settings or Settings()
     compact = {"cleanup.policy": "compact"}
     return [
-        TopicSpec(s.topic_shipments, 6),
-        TopicSpec(s.topic_decisions, 6),
-        TopicSpec(s.topic_dead_letters, 1),
+        TopicSpec(s.topic_shipments, 6, {"max.message.bytes": str(2 * MIB)}),
+        TopicSpec(s.topic_decisions, 6, {"max.message.bytes": str(4 * MIB)}),
+        TopicSpec(s.topic_dead_letters, 1, {"max.message.bytes": str(4 * MIB)}),
         TopicSpec(s.topic_licenses, 1, compact),
         TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
     ]
