@@ -41,13 +41,25 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet and bring existing ones to the specified configs.
+
+    Returns the names created.
+    """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        present = [spec for spec in specs if spec.name in existing and spec.configs]
+        if present:
+            await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=dict(spec.configs))
+                    for spec in present
+                ]
+            )
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
             return []
