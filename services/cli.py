@@ -45,6 +45,11 @@ from services.screening.commands import register as register_screening_commands 
 register_screening_commands(app)  # after other groups: ``catalogue publish`` joins theirs
 
 
+from services.audit.cli import audit_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,128 @@
+"""The auditors' HTTP read API (FastAPI): JSON, keyset-paginated, bearer-token protected.
+
+Tokens come from ``LODESTONE_AUDIT_API_TOKENS`` and are compared in constant time. The API
+connects as the read-only auditor role and reads only the documented views.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.audit.presentation import jsonable
+from services.audit.queries import DecisionFilter, decision_by_id, list_decisions, shipment_history
+from services.audit.verify import stored_head
+
+_bearer = HTTPBearer(auto_error=False)
+Identifier = Annotated[str, Query(min_length=1, max_length=128)]
+
+
+def _token_ok(presented: str, tokens: list[str]) -> bool:
+    """Constant time in the presented token: every configured token is compared."""
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(presented.encode(), token.encode())
+    return matched
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, seq = raw.partition(":")
+        if prefix != "seq":
+            raise ValueError(raw)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from exc
+
+
+def create_app(dsn: str, tokens: list[str]) -> FastAPI:
+    """The API over the store at ``dsn`` (the auditor role), open to holders of ``tokens``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        if credentials is None or not _token_ok(credentials.credentials, tokens):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a valid bearer token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    app = FastAPI(
+        title="Lodestone audit API",
+        version="1",
+        lifespan=lifespan,
+        dependencies=[Depends(authorised)],
+        description="Read-only access to the recorded decisions and the hash chain.",
+    )
+
+    @app.get("/v1/decisions")
+    async def decisions(
+        request: Request,
+        shipment_id: Identifier | None = None,
+        exporter_id: Identifier | None = None,
+        outcome: Annotated[str | None, Query(pattern="^(approve|hold)$")] = None,
+        reason: Identifier | None = None,
+        control_id: Identifier | None = None,
+        license_id: Identifier | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+        include_decision: bool = False,
+    ) -> dict[str, Any]:
+        """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        f = DecisionFilter(
+            shipment_id, exporter_id, outcome, reason, control_id, license_id, since, until
+        )
+        before = decode_cursor(cursor) if cursor else None
+        async with request.app.state.pool.acquire() as conn:
+            rows = await list_decisions(
+                conn, f, limit=limit, before_seq=before, with_decision=include_decision
+            )
+        next_cursor = encode_cursor(rows[-1]["seq"]) if len(rows) == limit else None
+        return {"items": [jsonable(r) for r in rows], "next_cursor": next_cursor}
+
+    @app.get("/v1/decisions/{decision_id}")
+    async def decision(request: Request, decision_id: str) -> dict[str, Any]:
+        async with request.app.state.pool.acquire() as conn:
+            row = await decision_by_id(conn, decision_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such decision")
+        return jsonable(row)
+
+    @app.get("/v1/shipments/{shipment_id}/decisions")
+    async def history(request: Request, shipment_id: str) -> dict[str, Any]:
+        """The shipment's full history, oldest first, superseded decisions included."""
+        async with request.app.state.pool.acquire() as conn:
+            rows = await shipment_history(conn, shipment_id)
+        return {"shipment_id": shipment_id, "items": [jsonable(r) for r in rows]}
+
+    @app.get("/v1/chain/head")
+    async def chain_head(request: Request) -> dict[str, Any]:
+        async with request.app.state.pool.acquire() as conn:
+            head = await stored_head(conn)
+        return {"seq": head.seq, "record_hash": head.record_hash.hex()}
+
+    return app

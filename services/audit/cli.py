@@ -1,0 +1,215 @@
+"""``lodestone audit …``: run the service, query the store, verify the chain, export evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.audit.chain import ChainHead
+from services.audit.config import AuditSettings
+from services.audit.evidence_pack import build_pack, verify_pack
+from services.audit.presentation import flat, jsonable
+from services.audit.queries import DecisionFilter, list_decisions, shipment_history
+from services.audit.verify import append_checkpoint, last_checkpoint, verify_chain
+from services.common.logging import configure_logging
+from services.common.settings import get_settings
+
+audit_app = typer.Typer(help="The audit store: record, query, verify and export decisions.")
+_CHECKPOINT_EVERY = 100_000
+_TABLE_COLUMNS = ("seq", "decided_at", "shipment_id", "exporter_id", "outcome", "reason_codes")
+
+
+async def _connect() -> asyncpg.Connection:
+    return await asyncpg.connect(get_settings().dsn_for("auditor"))
+
+
+@audit_app.command()
+def run() -> None:
+    """Run the audit service in the foreground (decisions.v1 and controls.v1 into PostgreSQL)."""
+    from services.audit.service import ServiceOptions, run_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
+
+
+@audit_app.command()
+def query(
+    shipment: Annotated[str | None, typer.Option(help="shipment id")] = None,
+    exporter: Annotated[str | None, typer.Option(help="exporter id")] = None,
+    outcome: Annotated[str | None, typer.Option(help="approve or hold")] = None,
+    reason: Annotated[str | None, typer.Option(help="reason code, e.g. LICENSE_REQUIRED")] = None,
+    control_id: Annotated[str | None, typer.Option(help="control id")] = None,
+    license_id: Annotated[str | None, typer.Option(help="licence id")] = None,
+    since: Annotated[datetime | None, typer.Option(help="decided at or after (UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="decided before (UTC)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
+    """List recorded decisions, newest first."""
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter("--format must be table, json or csv")
+    f = DecisionFilter(shipment, exporter, outcome, reason, control_id, license_id, since, until)
+
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await _connect()
+        try:
+            return await list_decisions(conn, f, limit=limit)
+        finally:
+            await conn.close()
+
+    _print_rows(asyncio.run(fetch()), fmt)
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        for row in rows:
+            typer.echo(json.dumps(jsonable(row), ensure_ascii=False))
+    elif fmt == "csv":
+        cells = [flat(row) for row in rows]
+        if cells:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(cells[0]))
+            writer.writeheader()
+            writer.writerows(cells)
+    else:
+        table = Table(*_TABLE_COLUMNS, title=f"{len(rows)} decision(s)")
+        for row in rows:
+            cell = flat(row)
+            table.add_row(*(cell[c] for c in _TABLE_COLUMNS))
+        Console().print(table)
+
+
+@audit_app.command()
+def recent(
+    minutes: Annotated[int, typer.Option(min=1, help="how far back to list")] = 60,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """The newest decisions (for demos), then a full verification of the chain."""
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await _connect()
+        try:
+            return await list_decisions(conn, DecisionFilter(since=since), limit=limit)
+        finally:
+            await conn.close()
+
+    _print_rows(asyncio.run(fetch()), "table")
+    verify(full=True, from_checkpoint=False, checkpoint_file=None)
+
+
+@audit_app.command()
+def show(shipment_id: str) -> None:
+    """A shipment's full decision history (superseded ones included), with their inputs."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await _connect()
+        try:
+            return await shipment_history(conn, shipment_id)
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(fetch())
+    if not rows:
+        typer.echo(f"no decision recorded for shipment {shipment_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps([jsonable(r) for r in rows], indent=2, ensure_ascii=False))
+
+
+@audit_app.command()
+def verify(
+    full: Annotated[bool, typer.Option("--full", help="verify from the first record")] = False,
+    from_checkpoint: Annotated[
+        bool, typer.Option("--from-checkpoint", help="resume after the last checkpoint")
+    ] = True,
+    checkpoint_file: Annotated[Path | None, typer.Option(help="checkpoint file")] = None,
+) -> None:
+    """Recompute the hash chain; exit 1 at the first broken record."""
+    path = checkpoint_file or AuditSettings().checkpoint_file
+    start = None if full or not from_checkpoint else last_checkpoint(path)
+    err = Console(stderr=True)
+
+    def progress(done: int, total: int) -> None:
+        err.print(f"verified {done}/{total} records", highlight=False)
+
+    written = [start.seq if start else 0]
+
+    def on_verified(head: ChainHead) -> None:
+        if head.seq - written[0] >= _CHECKPOINT_EVERY:
+            append_checkpoint(path, head)
+            written[0] = head.seq
+
+    async def check() -> int:
+        conn = await _connect()
+        try:
+            report = await verify_chain(
+                conn, checkpoint=start, progress=progress, on_verified=on_verified
+            )
+        finally:
+            await conn.close()
+        if report.broken is not None:
+            b = report.broken
+            typer.echo(f"BROKEN at record {b.seq} (decision {b.decision_id or '?'}): {b.problem}")
+            return 1
+        if report.head.seq > written[0]:
+            append_checkpoint(path, report.head)
+        typer.echo(
+            f"OK: {report.checked} record(s) verified after record {report.started_after};"
+            f" chain head {report.head.seq} {report.head.record_hash.hex()}"
+        )
+        return 0
+
+    raise typer.Exit(asyncio.run(check()))
+
+
+@audit_app.command()
+def export(shipment_id: str, out: Path) -> None:
+    """Write the evidence pack of a shipment (JSON) to OUT."""
+
+    async def build() -> dict[str, Any]:
+        conn = await _connect()
+        try:
+            return await build_pack(conn, shipment_id)
+        finally:
+            await conn.close()
+
+    try:
+        pack = asyncio.run(build())
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    out.write_text(json.dumps(pack, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}: {len(pack['records'])} record(s), head {pack['chain_head']['seq']}")
+
+
+@audit_app.command("verify-pack")
+def verify_pack_command(file: Path) -> None:
+    """Check an evidence pack on its own (no database needed); exit 1 if it does not verify."""
+    problems = verify_pack(json.loads(file.read_text(encoding="utf-8")))
+    for problem in problems:
+        typer.echo(f"FAIL {problem}")
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("OK: every record matches its hash and the catalogues their digests")
+
+
+@audit_app.command()
+def api() -> None:
+    """Serve the read API (uvicorn on LODESTONE_AUDIT_API_HOST:PORT, default 127.0.0.1:8102)."""
+    import uvicorn
+
+    from services.audit.api import create_app
+
+    audit = AuditSettings()
+    app = create_app(get_settings().dsn_for("auditor"), audit.tokens())
+    uvicorn.run(app, host=audit.api_host, port=audit.api_port, log_level="info")
