@@ -40,6 +40,11 @@ def db_migrate() -> None:
         typer.echo(f"{component}: {', '.join(versions) if versions else 'up to date'}")
 
 
+from services.screening.cli import catalogue_app, screen  # noqa: E402
+
+app.command("screen")(screen)
+app.add_typer(catalogue_app, name="catalogue")
+
 from services.screening.commands import register as register_screening_commands  # noqa: E402
 
 register_screening_commands(app)  # after other groups: ``catalogue publish`` joins theirs

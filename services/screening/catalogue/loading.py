@@ -1,4 +1,4 @@
-"""Reading and writing catalogues: YAML files, the bundled catalogue, and the ``controls.v1`` wire."""
+"""Reading catalogues: YAML files, the bundled catalogue, and the ``controls.v1`` wire form."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def parse_catalogue_yaml(text: str, source: str = "<catalogue>") -> Catalogue:
         raise CatalogueError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise CatalogueError(f"{source}: a catalogue is a mapping with label, title and measures")
+    for key in [k for k in raw if isinstance(k, str) and k.startswith("x-")]:
+        del raw[key]  # YAML anchors and other extension keys are not content
     for measure in raw.get("measures") or []:
         if isinstance(measure, dict):
             _reject_floats(measure, f"{source}: measure {measure.get('id')}")

@@ -111,6 +111,9 @@ class Item(BaseModel):
     control_code: ControlCode | None = None
     hs_codes: list[HsPrefix] = []
     keywords: list[Keyword] = []
+    #: The HS codes are basket lines ("other machines"): an HS match alone does not identify
+    #: the item, so such a line is held for data unless a keyword or control code settles it.
+    hs_basket: bool = False
     #: Recognition by composition (any of these elements present); used by value/content rules.
     recognise_elements: list[ElementSymbol] = []
     #: The item is only this item when its composition holds one of these elements (e.g. Dy/Tb).
@@ -135,7 +138,7 @@ class LegalBasis(BaseModel):
 
     citation: Text  # e.g. "MOFCOM/GAC Announcement 2025 No. 18"
     issuers: Annotated[list[str], Field(min_length=1)]
-    issued: date
+    issued: date | None = None
     article: str | None = None
 
 
@@ -244,7 +247,9 @@ class Catalogue(BaseModel):
     def canonical_content(self) -> bytes:
         """Canonical JSON of the content (sorted keys, no spaces, UTF-8): what the hash covers."""
         content = self.model_dump(mode="json")
-        return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(
+            content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
 
     @cached_property
     def version(self) -> str:
@@ -255,7 +260,9 @@ class Catalogue(BaseModel):
         """Canonical JSON for ``controls.v1``: the content plus its ``version``."""
         content = json.loads(self.canonical_content())
         content["version"] = self.version
-        return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(
+            content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
 
     @classmethod
     def from_wire(cls, payload: bytes, source: str = "controls.v1") -> Catalogue:

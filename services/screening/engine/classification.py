@@ -64,7 +64,7 @@ def classify(
     index: CatalogueIndex, event: ShipmentEvent, line: CargoLine, statuses: StatusCache
 ) -> Classification:
     result = Classification()
-    for position in recognise(index, line):
+    for position, hs_only in recognise(index, line):
         entry = index.entries[position]
         measure, item = entry.measure, entry.item
         if measure.kind is not ControlKind.LICENCE_REQUIRED or measure.items_from:
@@ -83,6 +83,10 @@ def classify(
         if has_element is None:
             wanted = "/".join(item.elements_any)
             result.undecided.append((entry, f"composition not stated; {item.name} needs {wanted}"))
+            continue
+        if hs_only and item.hs_basket:
+            message = f"HS {line.hs_code} alone does not tell whether the line is {item.name}"
+            result.undecided.append((entry, message))
             continue
         if item.threshold is not None:
             met = evaluate(line, item.threshold)
@@ -123,7 +127,9 @@ def _apply_derived(
             continue
         sources = _sources_match(measure, result.controlled)
         if measure.kind is ControlKind.LICENCE_REQUIRED:
-            result.controlled.extend(Entry(measure, e.item, measure.control_id(e.item)) for e in sources)
+            result.controlled.extend(
+                Entry(measure, e.item, measure.control_id(e.item)) for e in sources
+            )
             continue
         if not sources:
             continue

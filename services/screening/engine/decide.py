@@ -108,9 +108,7 @@ def decide(
     )
 
 
-def _evidence(
-    event: ShipmentEvent, own: list[License], usage: LicenceUsage
-) -> DecisionEvidence:
+def _evidence(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> DecisionEvidence:
     used: list[LicenseUsage] = []
     for licence in own:
         lid = licence.license_id

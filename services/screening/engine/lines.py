@@ -187,9 +187,7 @@ def _choose_licence(
         declared = licence.license_id in state.declared
         if not declared and not in_item_scope(licence, line, item_codes):
             continue
-        verdict = check(
-            licence, line, event, item_codes, state.consumed, state.single_used_by
-        )
+        verdict = check(licence, line, event, item_codes, state.consumed, state.single_used_by)
         if verdict.failure is None:
             covering.append(verdict)
         else:

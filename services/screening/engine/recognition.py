@@ -19,8 +19,9 @@ _ELEMENT = 8
 _STRONG = _CODE | _KEYWORD
 
 
-def recognise(index: CatalogueIndex, line: CargoLine) -> list[int]:
-    """Entry positions in ``index`` that the line may be, in catalogue order."""
+def recognise(index: CatalogueIndex, line: CargoLine) -> list[tuple[int, bool]]:
+    """Entry positions in ``index`` that the line may be, in catalogue order, each with whether
+    the only evidence is its HS code."""
     evidence: dict[int, int] = {}
     hs = line.hs_code
     for length in index.hs_lengths:
@@ -42,7 +43,7 @@ def recognise(index: CatalogueIndex, line: CargoLine) -> list[int]:
         evidence = {p: f for p, f in evidence.items() if f != _HS}
     if len(spans) > 1:
         _drop_dominated(evidence, spans)
-    return sorted(evidence)
+    return sorted((position, flags == _HS) for position, flags in evidence.items())
 
 
 def _add_code_matches(index: CatalogueIndex, code: str, evidence: dict[int, int]) -> None:

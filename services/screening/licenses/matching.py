@@ -34,6 +34,12 @@ class Verdict:
         return self.failure is None
 
 
+def plain(amount: Decimal) -> Decimal:
+    """``5E+5`` as ``500000``: exact, without an exponent in the JSON output."""
+    normal = amount.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal  # type: ignore[operator]
+
+
 def _code_matches(prefixes: Sequence[str], code: str) -> bool:
     return any(code.startswith(prefix) for prefix in prefixes)
 
@@ -57,7 +63,7 @@ def check(
     consumed_before: Mapping[str, Decimal],
     single_used_by: Mapping[str, str],
 ) -> Verdict:
-    """Check a licence against a line; ``consumed_before`` includes earlier lines of the shipment."""
+    """Check a licence against a line (``consumed_before`` includes this shipment's lines)."""
     lid = licence.license_id
     if licence.status is not LicenseStatus.ACTIVE:
         return Verdict(licence, ReasonCode.LICENSE_INACTIVE, f"licence {lid} is {licence.status}")
@@ -93,10 +99,11 @@ def check(
         return Verdict(
             licence,
             ReasonCode.LICENSE_SCOPE,
-            f"licence {lid} caps {cap.unit.value}; a line in {line.unit.value} cannot count against it",
+            f"licence {lid} caps {cap.unit.value}; a line in {line.unit.value} cannot count"
+            " against it",
         )
-    needed = convert(line.quantity, line.unit, cap.unit)
-    remaining = cap.amount - consumed_before.get(lid, Decimal(0))
+    needed = plain(convert(line.quantity, line.unit, cap.unit))
+    remaining = plain(cap.amount - consumed_before.get(lid, Decimal(0)))
     if needed > remaining:
         return Verdict(
             licence,
