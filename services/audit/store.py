@@ -64,13 +64,13 @@ _INSERT_REJECTED = """
 INSERT INTO audit.rejected_records
     (source_topic, source_partition, source_offset, record_key, payload, error_type, error)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING
+ON CONFLICT DO NOTHING
 """
 _INSERT_CATALOGUE = """
 INSERT INTO audit.catalogues
     (version, content, content_sha256, source_topic, source_partition, source_offset)
 VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (version) DO NOTHING
+ON CONFLICT DO NOTHING
 """
 
 
