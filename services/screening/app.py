@@ -73,7 +73,9 @@ class ScreeningService:
         await self.health.start()
         self.ledger = await retry_transient(
             lambda: Ledger.connect(
-                self.settings.dsn_for("screening"), size=self.options.db_pool_size
+                self.settings.dsn_for("screening"),
+                source_topic=self.topics.shipments,
+                size=self.options.db_pool_size,
             ),
             stage="db_connect",
             metrics=self.metrics,

@@ -96,13 +96,15 @@ def consumption_by_licence(decision: Decision) -> dict[str, list[tuple[int, Deci
 class Ledger:
     """Reads and writes ``screening.*`` through an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, source_topic: str) -> None:
         self._pool = pool
+        self._source = source_topic
 
     @classmethod
-    async def connect(cls, dsn: str, size: int = 10) -> Ledger:
+    async def connect(cls, dsn: str, source_topic: str, size: int = 10) -> Ledger:
+        """A ledger for the shipments read from ``source_topic`` (re-screens stay within it)."""
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size)
-        return cls(pool)
+        return cls(pool, source_topic)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -217,7 +219,7 @@ class Ledger:
                     for line_no, amount, unit in lines
                 ],
             )
-            await self._upsert_shipment(conn, decision, event)
+            await self._upsert_shipment(conn, decision, event, self._source)
         return Settlement.RECORDED, payload
 
     @staticmethod
@@ -263,12 +265,12 @@ class Ledger:
 
     @staticmethod
     async def _upsert_shipment(
-        conn: Connection, decision: Decision, event: ShipmentEvent
+        conn: Connection, decision: Decision, event: ShipmentEvent, source: str
     ) -> None:
         await conn.execute(
             "INSERT INTO screening.shipments (shipment_id, exporter_id, latest_decision_id,"
-            " latest_event_id, outcome, cancelled, ship_date, catalogue_version, event)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " latest_event_id, outcome, cancelled, ship_date, catalogue_version, event,"
+            " source_topic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (shipment_id) DO UPDATE SET exporter_id = EXCLUDED.exporter_id,"
             " latest_decision_id = EXCLUDED.latest_decision_id,"
             " latest_event_id = EXCLUDED.latest_event_id, outcome = EXCLUDED.outcome,"
@@ -284,19 +286,21 @@ class Ledger:
             event.ship_date,
             decision.catalogue_version,
             event.model_dump_json(),
+            source,
         )
 
     async def open_holds(self, exporter_ids: Iterable[str] | None = None) -> list[ShipmentState]:
         """Held, not cancelled shipments (of the given exporters, or all)."""
         query = (
             f"SELECT {_STATE_COLUMNS} FROM {_STATE_FROM}"  # noqa: S608
-            " WHERE s.outcome = 'hold' AND NOT s.cancelled"
+            " WHERE s.source_topic = $1 AND s.outcome = 'hold' AND NOT s.cancelled"
         )
         if exporter_ids is None:
-            rows = await self._pool.fetch(query + " ORDER BY s.shipment_id")
+            rows = await self._pool.fetch(query + " ORDER BY s.shipment_id", self._source)
         else:
             rows = await self._pool.fetch(
-                query + " AND s.exporter_id = ANY($1::text[]) ORDER BY s.shipment_id",
+                query + " AND s.exporter_id = ANY($2::text[]) ORDER BY s.shipment_id",
+                self._source,
                 list(exporter_ids),
             )
         return [_state(row) for row in rows]
@@ -305,8 +309,10 @@ class Ledger:
         """Approved, not cancelled shipments whose ship date has not passed."""
         rows = await self._pool.fetch(
             f"SELECT {_STATE_COLUMNS} FROM {_STATE_FROM} WHERE s.outcome = 'approve'"  # noqa: S608
-            " AND NOT s.cancelled AND s.ship_date >= $1 ORDER BY s.shipment_id",
+            " AND s.source_topic = $2 AND NOT s.cancelled AND s.ship_date >= $1"
+            " ORDER BY s.shipment_id",
             today,
+            self._source,
         )
         return [_state(row) for row in rows]
 
@@ -321,9 +327,11 @@ class Ledger:
     async def unpublished(self, limit: int = 10_000) -> list[tuple[str, str, str]]:
         """(decision_id, shipment_id, payload) of decisions stored but never acknowledged."""
         rows = await self._pool.fetch(
-            "SELECT decision_id, shipment_id, payload FROM screening.decisions"
-            " WHERE NOT published ORDER BY recorded_at LIMIT $1",
+            "SELECT d.decision_id, d.shipment_id, d.payload FROM screening.decisions d"
+            " JOIN screening.shipments s ON s.shipment_id = d.shipment_id"
+            " WHERE NOT d.published AND s.source_topic = $2 ORDER BY d.recorded_at LIMIT $1",
             limit,
+            self._source,
         )
         return [(r["decision_id"], r["shipment_id"], r["payload"]) for r in rows]
 

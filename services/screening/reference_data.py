@@ -106,19 +106,20 @@ class ReferenceFollower:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        wanted = (self._controls, self._licences)
         while True:
+            # A fresh metadata snapshot (the consumer's cache only tracks subscribed topics).
+            cluster = await consumer._client.fetch_all_metadata()
             partitions = [
                 TopicPartition(topic, p)
-                for topic in (self._controls, self._licences)
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
+                for topic in wanted
+                for p in sorted(cluster.partitions_for_topic(topic) or ())
             ]
-            topics = {tp.topic for tp in partitions}
-            if topics == {self._controls, self._licences}:
+            missing = sorted(set(wanted) - {tp.topic for tp in partitions})
+            if not missing:
                 consumer.assign(partitions)
                 return partitions
-            missing = sorted({self._controls, self._licences} - topics)
             log.warning("reference topics not found yet", missing=missing)
-            await consumer.topics()  # refreshes the metadata
             await asyncio.sleep(1)
 
     def _finish_initial_load(self) -> None:
