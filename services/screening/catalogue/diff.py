@@ -57,6 +57,6 @@ def _measure_changes(old: Measure, new: Measure) -> list[str]:
         before, after = old_items[iid], new_items[iid]
         for field in sorted(before.keys() | after.keys()):
             if before.get(field) != after.get(field):
-                was, now = before.get(field), after.get(field)
-                changes.append(f"~ measure {new.id}: item {iid} {field} {was} -> {now}")
+                old_value, new_value = before.get(field), after.get(field)
+                changes.append(f"~ measure {new.id}: item {iid} {field} {old_value} -> {new_value}")
     return changes

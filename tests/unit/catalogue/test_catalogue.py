@@ -1,0 +1,137 @@
+"""The catalogue model, the bundled data, the wire form and the diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.shipment import STANDARD_PROPERTIES
+from services.screening.catalogue import (
+    Catalogue,
+    CatalogueError,
+    ControlKind,
+    MeasureStatus,
+    load_bundled_catalogue,
+    load_catalogue_file,
+    parse_catalogue_yaml,
+)
+from services.screening.catalogue.diff import diff_catalogues
+from services.screening.catalogue.model import Condition, Threshold
+
+BUNDLED = Path("services/screening/catalogue/data/cn-mineral-controls.yaml")
+
+
+def test_bundled_catalogue_lists_every_measure_of_the_reference() -> None:
+    ids = {m.id for m in load_bundled_catalogue().measures}
+    for number in (
+        "2023-23",
+        "2023-39",
+        "2024-33",
+        "2025-10",
+        "2025-18",
+        "2025-55",
+        "2025-56",
+        "2025-57",
+        "2025-58",
+        "2025-62",
+        "2025-68",
+        "2026-1",
+        "2024-51",
+    ):
+        assert f"CN-{number}" in ids
+    for part in (
+        "CN-2024-46/Art.1",
+        "CN-2024-46/Art.2",
+        "CN-2025-61/1(1)",
+        "CN-2025-61/1(2)",
+        "CN-2025-61/1(3)",
+    ):
+        assert part in ids
+
+
+def test_state_trading_layer_is_informational() -> None:
+    measure = load_bundled_catalogue().measure("CN-2025-68")
+    assert measure.kind is ControlKind.INFORMATIONAL
+    assert measure.note
+    assert "not screened" in measure.note
+
+
+@pytest.mark.parametrize(
+    ("measure_id", "day", "status"),
+    [
+        ("CN-2025-57", "2025-11-07", MeasureStatus.NOT_YET_EFFECTIVE),
+        ("CN-2025-57", "2026-11-10", MeasureStatus.SUSPENDED),
+        ("CN-2025-57", "2026-11-11", MeasureStatus.IN_FORCE),
+        ("CN-2024-46/Art.2", "2026-11-27", MeasureStatus.SUSPENDED),
+        ("CN-2024-46/Art.2", "2026-11-28", MeasureStatus.IN_FORCE),
+        ("CN-2025-68", "2028-01-01", MeasureStatus.LAPSED),
+    ],
+)
+def test_status_on_a_date(measure_id: str, day: str, status: MeasureStatus) -> None:
+    from datetime import date
+
+    assert load_bundled_catalogue().measure(measure_id).status_on(date.fromisoformat(day)) == status
+
+
+def test_placeholders_are_flagged() -> None:
+    catalogue = load_bundled_catalogue()
+    dy = next(i for i in catalogue.measure("CN-2025-18").items if i.id == "dy-oxide")
+    assert dy.unconfirmed
+    assert dy.note
+    assert "[?]" in dy.note
+
+
+def test_thresholds_use_standard_facts_only() -> None:
+    def facts(node: Condition | Threshold) -> set[str]:
+        if isinstance(node, Threshold):
+            return {node.fact}
+        return set().union(*(facts(p) for p in (*node.all_of, *node.any_of)))
+
+    for measure in load_bundled_catalogue().measures:
+        for item in measure.items:
+            if item.threshold:
+                for fact in facts(item.threshold):
+                    assert (
+                        fact == "purity_pct"
+                        or fact in STANDARD_PROPERTIES
+                        or fact.startswith("element:")
+                    )
+
+
+def test_wire_round_trip_keeps_the_version() -> None:
+    catalogue = load_bundled_catalogue()
+    assert catalogue.version.startswith("2026-11-29.1+sha256:")
+    wire = catalogue.to_wire()
+    again = Catalogue.from_wire(wire)
+    assert again.version == catalogue.version
+    assert again.to_wire() == wire
+
+
+def test_wire_with_a_wrong_version_is_rejected() -> None:
+    wire = load_bundled_catalogue().to_wire().replace(b"sha256:", b"sha256:00", 1)
+    with pytest.raises(CatalogueError, match="does not match"):
+        Catalogue.from_wire(wire)
+
+
+def test_unknown_fields_and_floats_are_errors() -> None:
+    text = BUNDLED.read_text().replace('effective_from: "2023-08-01"', "effective_form: x", 1)
+    with pytest.raises(CatalogueError, match="effective_form"):
+        parse_catalogue_yaml(text)
+    text = BUNDLED.read_text().replace('value: "99.99"}', "value: 99.99}", 1)
+    with pytest.raises(CatalogueError, match="quoted decimals"):
+        parse_catalogue_yaml(text)
+
+
+def test_diff_names_changed_dates_and_items(tmp_path: Path) -> None:
+    text = BUNDLED.read_text()
+    changed = (
+        text.replace('label: "2026-11-29.1"', 'label: "2026-11-30.1"')
+        .replace('end: "2026-11-10"', 'end: "2027-11-10"', 1)
+        .replace("keywords: [gallium nitride, gan]", "keywords: [gallium nitride]")
+    )
+    new = tmp_path / "new.yaml"
+    new.write_text(changed)
+    changes = diff_catalogues(load_catalogue_file(BUNDLED), load_catalogue_file(new))
+    assert any("CN-2025-55: suspensions" in c and "2027-11-10" in c for c in changes)
+    assert any("item ga-nitride keywords" in c for c in changes)
