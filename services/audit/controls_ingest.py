@@ -1,7 +1,8 @@
 """Keeping every control catalogue version seen on controls.v1 (compacted), for evidence packs.
 
-No consumer group: the topic is compacted and small, so the service reads it from the beginning
-on every start and stores each version once (``ON CONFLICT DO NOTHING`` on the version).
+No consumer group (the consumer is built with ``group_id=None`` and the topic, so it takes every
+partition): the topic is compacted and small, so the service reads it from the beginning on every
+start and stores each version once (``ON CONFLICT DO NOTHING`` on the version).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import functools
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from services.audit.decoding import decode_catalogue
 from services.audit.metrics import AuditMetrics
@@ -28,35 +29,17 @@ class ControlsIngest:
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        topic: str,
         pool: asyncpg.Pool,
         metrics: AuditMetrics,
         *,
         backoff: Backoff | None = None,
     ) -> None:
         self._consumer = consumer
-        self._topic = topic
         self._pool = pool
         self._metrics = metrics
         self._backoff = backoff or Backoff()
 
-    async def assign_all(self, stop: asyncio.Event) -> bool:
-        """Assign every partition of the topic, from the beginning (waits for the topic)."""
-        while not stop.is_set():
-            await self._consumer.topics()  # refreshes metadata
-            partitions = self._consumer.partitions_for_topic(self._topic)
-            if partitions:
-                tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-                self._consumer.assign(tps)
-                await self._consumer.seek_to_beginning(*tps)
-                return True
-            log.info("waiting for the controls topic", topic=self._topic)
-            await asyncio.sleep(2)
-        return False
-
     async def run(self, stop: asyncio.Event) -> None:
-        if not await self.assign_all(stop):
-            return
         while not stop.is_set():
             batch = await self._consumer.getmany(timeout_ms=500, max_records=50)
             versions: list[CatalogueVersion] = []

@@ -98,7 +98,11 @@ class AuditService:
             max_poll_records=o.batch_max_records,
         )
         controls = AIOKafkaConsumer(
-            bootstrap_servers=o.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+            o.controls_topic,
+            bootstrap_servers=o.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
         )
         self._decisions = decisions
         ingest = DecisionsIngest(
@@ -110,9 +114,7 @@ class AuditService:
             backoff=o.backoff,
             on_db_state=self._set_db_state,
         )
-        catalogue = ControlsIngest(
-            controls, o.controls_topic, pool, self.metrics, backoff=o.backoff
-        )
+        catalogue = ControlsIngest(controls, pool, self.metrics, backoff=o.backoff)
         await decisions.start()
         await controls.start()
         log.info("audit service started", topic=o.decisions_topic, group_id=o.group_id)

@@ -67,5 +67,10 @@ async def audit_db(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
         await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")
         yield db
     finally:
-        await su.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await su.close()
+        # A fresh connection: an outage test may have restarted the server meanwhile.
+        su = await superuser_connect()
+        try:
+            await su.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await su.close()
