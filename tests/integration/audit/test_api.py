@@ -22,7 +22,7 @@ TOKEN = "s3cret-token-for-tests"
 HOSTILE = [
     "' OR 1=1 --",
     "SHP'; DROP TABLE audit.decision_records; --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "%' OR '%'='",
     "SHP-2026-300001' UNION SELECT * FROM pg_shadow --",
 ]

@@ -63,8 +63,8 @@ async def _count(db: AuditDatabase, topic: str) -> tuple[int, int]:
         await conn.close()
 
 
-async def _wait_for(db: AuditDatabase, topic: str, expected: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
+async def _wait_for(db: AuditDatabase, topic: str, expected: int, within_s: float) -> int:
+    deadline = time.monotonic() + within_s
     count = 0
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError, ConnectionError):
@@ -109,7 +109,7 @@ async def test_each_decision_is_recorded_once_with_a_valid_chain(
     service = AuditService(_options(runtime, audit_db, decisions, controls))
     async with running(service):
         await _publish(runtime.kafka_bootstrap, decisions, stream[300:])
-        assert await _wait_for(audit_db, decisions, n, timeout=60) == n
+        assert await _wait_for(audit_db, decisions, n, within_s=60) == n
         # Redeliver everything (as after a consumer crash): still nothing new.
         await _publish(runtime.kafka_bootstrap, decisions, stream[:100])
         await asyncio.sleep(2)
@@ -148,7 +148,7 @@ async def test_a_postgres_outage_loses_and_duplicates_nothing(
     service = AuditService(_options(runtime, audit_db, decisions, controls))
     async with running(service):
         await _publish(runtime.kafka_bootstrap, decisions, stream[:400])
-        await _wait_for(audit_db, decisions, 100, timeout=30)
+        await _wait_for(audit_db, decisions, 100, within_s=30)
         await asyncio.to_thread(local_postgres.stop, cluster)
         try:
             await _publish(runtime.kafka_bootstrap, decisions, stream[400:])
@@ -156,7 +156,7 @@ async def test_a_postgres_outage_loses_and_duplicates_nothing(
             assert not service.ready()
         finally:
             await asyncio.to_thread(local_postgres.start, cfg, cluster)
-        assert await _wait_for(audit_db, decisions, n, timeout=90) == n
+        assert await _wait_for(audit_db, decisions, n, within_s=90) == n
         await asyncio.sleep(1)
     assert await _count(audit_db, decisions) == (n, n)
     assert service.metrics.write_retries._value.get() > 0

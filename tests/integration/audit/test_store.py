@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from services.audit.records import PendingRecord, SourceCoordinates, pending_from_decision
 from services.audit.decoding import decode_catalogue
+from services.audit.records import PendingRecord, SourceCoordinates, pending_from_decision
 from services.audit.store import Rejected, read_head, write_batch, write_catalogues
 from services.audit.verify import verify_chain
 from tests.integration.audit.conftest import AuditDatabase, superuser_connect

@@ -1,0 +1,50 @@
+"""Decoding Kafka values: decisions as published, rejections that keep the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from services.audit.decoding import decode_catalogue, decode_decision
+from services.audit.records import PendingRecord, SourceCoordinates
+from services.audit.store import Rejected
+from tests.unit.audit.factories import make_decision
+
+SOURCE = SourceCoordinates("decisions.v1", 0, 9)
+NOW = datetime.now(UTC)
+
+
+def test_a_decision_is_indexed_by_its_reasons_controls_and_licences() -> None:
+    decision = make_decision(1)
+    record = decode_decision(decision.model_dump_json().encode(), b"k", SOURCE, NOW)
+    assert isinstance(record, PendingRecord)
+    assert record.reason_codes == ["LICENSED"]
+    assert record.control_ids == ["CN-2025-18/1C902.b"]
+    assert record.license_ids == ["MOFCOM-GL-2025-0042"]
+    assert json.loads(record.decision_json)["evidence"]["event"]["event_id"] == "evt-00000001"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"\xff\xfe", b"{not json", b"[1, 2]", b'{"decision_id": "x"}', None],
+)
+def test_undecodable_values_are_rejected_with_their_bytes(value: bytes | None) -> None:
+    result = decode_decision(value, b"key", SOURCE, NOW)
+    assert isinstance(result, Rejected)
+    assert result.payload == value
+    assert result.source == SOURCE
+    assert result.error
+
+
+def test_a_catalogue_is_keyed_by_its_version_or_its_digest() -> None:
+    source = SourceCoordinates("controls.v1", 0, 1)
+    named = decode_catalogue(b'{"version": "2026-11-29.1+sha256:ab"}', source)
+    assert named is not None
+    assert named.version == "2026-11-29.1+sha256:ab"
+    anonymous = decode_catalogue(b'{"measures": []}', source)
+    assert anonymous is not None
+    assert anonymous.version == "sha256:" + hashlib.sha256(b'{"measures": []}').hexdigest()
+    assert decode_catalogue(None, source) is None
