@@ -50,5 +50,8 @@ check: $(STAMP)  ## ruff lint, ruff format check, mypy strict
 demo: $(STAMP)  ## run the pipeline locally on real Kafka + PostgreSQL with sample traffic
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m deploy.demo
 
+bench-engine: $(STAMP)  ## decisions/s of the pure screening engine, catalogue at real size and 10x
+	$(PY) -m benchmarks.engine.bench_engine 20000
+
 bench-audit: $(STAMP)  ## audit records/s persisted (decode, chain, COPY) next to a raw COPY of the same rows
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit 20000

@@ -33,6 +33,10 @@ class Classification:
     end_use_unknown: list[tuple[Measure, str]] = field(default_factory=list)
 
 
+#: The classification of a line that matches no item (shared; never modified).
+NOTHING = Classification()
+
+
 class StatusCache(dict[str, MeasureStatus]):
     """Measure statuses on one ship date, computed once per decision."""
 
@@ -63,8 +67,11 @@ def scope_applies(scope: Scope, event: ShipmentEvent, line: CargoLine) -> bool:
 def classify(
     index: CatalogueIndex, event: ShipmentEvent, line: CargoLine, statuses: StatusCache
 ) -> Classification:
+    recognised = recognise(index, line)
+    if not recognised:
+        return NOTHING
     result = Classification()
-    for position, hs_only in recognise(index, line):
+    for position, hs_only in recognised:
         entry = index.entries[position]
         measure, item = entry.measure, entry.item
         if measure.kind is not ControlKind.LICENCE_REQUIRED or measure.items_from:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,8 +23,9 @@ from schemas.quantity import Quantity
 from schemas.shipment import EventType, ShipmentEvent
 from services.screening.catalogue.model import Catalogue
 from services.screening.engine.classification import StatusCache, classify
+from services.screening.engine.construct import build
 from services.screening.engine.index import index_for
-from services.screening.engine.lines import LicenceState, decide_line
+from services.screening.engine.lines import LicenceState, decide_line, make_reason
 from services.screening.engine.usage import LicenceUsage
 
 #: Namespace of decision ids (uuid5); never change it, ids of past decisions depend on it.
@@ -35,7 +37,17 @@ def decision_id_for(
 ) -> str:
     """A deterministic decision id: the same input decided again gets the same id."""
     key = "\x1f".join((event_id, str(trigger), supersedes or "", catalogue_version))
-    return str(uuid.uuid5(DECISION_NAMESPACE, key))
+    # uuid5 computed inline (same value as uuid.uuid5, without building a UUID object)
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + key.encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_NAMESPACE_BYTES = DECISION_NAMESPACE.bytes
 
 
 def decide(
@@ -63,15 +75,8 @@ def decide(
     lines: list[LineDecision] = []
     reasons: list[Reason] = []
     if event.event_type is EventType.CANCELLED:
-        reasons.append(
-            Reason.model_construct(
-                code=ReasonCode.SHIPMENT_CANCELLED,
-                line_no=None,
-                control_id=None,
-                legal_basis=None,
-                message=f"shipment {event.shipment_id} was cancelled; nothing may ship under it",
-            )
-        )
+        message = f"shipment {event.shipment_id} was cancelled; nothing may ship under it"
+        reasons.append(make_reason(ReasonCode.SHIPMENT_CANCELLED, None, None, None, message))
         outcome = Outcome.HOLD
     else:
         index = index_for(catalogue)
@@ -91,21 +96,28 @@ def decide(
             if line_decision.outcome is Outcome.HOLD:
                 outcome = Outcome.HOLD
     evidence = _evidence(event, own, usage) if include_evidence else None
-    return Decision.model_construct(
-        decision_id=decision_id_for(event.event_id, trigger, supersedes, version),
-        shipment_id=event.shipment_id,
-        event_id=event.event_id,
-        exporter_id=event.exporter.id,
-        outcome=outcome,
-        lines=lines,
-        reasons=reasons,
-        catalogue_version=version,
-        trigger=trigger,
-        supersedes=supersedes,
-        decided_at=decided_at,
-        ship_date=event.ship_date,
-        evidence=evidence,
+    return build(
+        Decision,
+        _DECISION_FIELDS,
+        {
+            "decision_id": decision_id_for(event.event_id, trigger, supersedes, version),
+            "shipment_id": event.shipment_id,
+            "event_id": event.event_id,
+            "exporter_id": event.exporter.id,
+            "outcome": outcome,
+            "lines": lines,
+            "reasons": reasons,
+            "catalogue_version": version,
+            "trigger": trigger,
+            "supersedes": supersedes,
+            "decided_at": decided_at,
+            "ship_date": event.ship_date,
+            "evidence": evidence,
+        },
     )
+
+
+_DECISION_FIELDS = frozenset(Decision.model_fields)
 
 
 def _evidence(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> DecisionEvidence:

@@ -55,6 +55,10 @@ class CatalogueIndex:
     #: Measures whose items are those of other measures (prohibitions, re-export rules).
     derived: list[Measure] = field(default_factory=list)
     hs_lengths: tuple[int, ...] = ()
+    #: Memoised recognition results, keyed by the line facts recognition depends on.
+    recognition_cache: dict[
+        tuple[str, str | None, str, tuple[str, ...]], list[tuple[int, bool]]
+    ] = field(default_factory=dict)
 
     @classmethod
     def build(cls, catalogue: Catalogue) -> CatalogueIndex:

@@ -12,6 +12,7 @@ from schemas.quantity import Quantity
 from schemas.shipment import CargoLine, ShipmentEvent
 from services.screening.catalogue.model import Measure, ProhibitionGround
 from services.screening.engine.classification import Classification
+from services.screening.engine.construct import build
 from services.screening.engine.index import Entry
 from services.screening.licenses.matching import Verdict, check, in_item_scope, preference
 
@@ -43,25 +44,50 @@ def _line(
     license_id: str | None = None,
     consumed: Quantity | None = None,
 ) -> LineDecision:
-    return LineDecision.model_construct(
-        line_no=line.line_no,
-        outcome=outcome,
-        controlled=controlled,
-        control_ids=control_ids,
-        license_id=license_id,
-        reasons=codes,
-        consumed=consumed,
+    return build(
+        LineDecision,
+        _LINE_FIELDS,
+        {
+            "line_no": line.line_no,
+            "outcome": outcome,
+            "controlled": controlled,
+            "control_ids": control_ids,
+            "license_id": license_id,
+            "reasons": codes,
+            "consumed": consumed,
+        },
+    )
+
+
+_LINE_FIELDS = frozenset(LineDecision.model_fields)
+_QUANTITY_FIELDS = frozenset(Quantity.model_fields)
+_REASON_FIELDS = frozenset(Reason.model_fields)
+
+
+def make_reason(
+    code: ReasonCode,
+    line_no: int | None,
+    control_id: str | None,
+    basis: str | None,
+    message: str,
+) -> Reason:
+    return build(
+        Reason,
+        _REASON_FIELDS,
+        {
+            "code": code,
+            "line_no": line_no,
+            "control_id": control_id,
+            "legal_basis": basis,
+            "message": message,
+        },
     )
 
 
 def _reason(code: ReasonCode, line: CargoLine, entry: Entry | None, message: str) -> Reason:
-    return Reason.model_construct(
-        code=code,
-        line_no=line.line_no,
-        control_id=entry.control_id if entry else None,
-        legal_basis=legal_basis(entry.measure) if entry else None,
-        message=message,
-    )
+    if entry is None:
+        return make_reason(code, line.line_no, None, None, message)
+    return make_reason(code, line.line_no, entry.control_id, legal_basis(entry.measure), message)
 
 
 def _unique_ids(entries: Sequence[Entry]) -> list[str]:
@@ -101,13 +127,7 @@ def _prohibited(line: CargoLine, found: Classification) -> tuple[LineDecision, l
         if code not in codes:
             codes.append(code)
         reasons.append(
-            Reason.model_construct(
-                code=code,
-                line_no=line.line_no,
-                control_id=measure.control_id(),
-                legal_basis=legal_basis(measure),
-                message=message,
-            )
+            make_reason(code, line.line_no, measure.control_id(), legal_basis(measure), message)
         )
     ids = _unique_ids(found.controlled) + [m.control_id() for m, _ in found.prohibited]
     return _line(line, _HOLD, True, list(dict.fromkeys(ids)), codes), reasons
@@ -125,12 +145,8 @@ def _licensing(
     first = entries[0]
     if found.end_use_unknown:
         reasons = [
-            Reason.model_construct(
-                code=ReasonCode.INSUFFICIENT_DATA,
-                line_no=line.line_no,
-                control_id=m.control_id(),
-                legal_basis=legal_basis(m),
-                message=msg,
+            make_reason(
+                ReasonCode.INSUFFICIENT_DATA, line.line_no, m.control_id(), legal_basis(m), msg
             )
             for m, msg in found.end_use_unknown
         ]
@@ -144,7 +160,9 @@ def _licensing(
         cap = chosen.licence.max_quantity
         if chosen.consumed is not None and cap is not None:
             state.consumed[lid] = state.consumed.get(lid, Decimal(0)) + chosen.consumed
-            consumed = Quantity.model_construct(amount=chosen.consumed, unit=cap.unit)
+            consumed = build(
+                Quantity, _QUANTITY_FIELDS, {"amount": chosen.consumed, "unit": cap.unit}
+            )
         msg = f"licensed under {lid}"
         reasons = [_reason(ReasonCode.LICENSED, line, e, msg) for e in _distinct(entries)]
         return (

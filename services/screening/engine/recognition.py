@@ -19,9 +19,34 @@ _ELEMENT = 8
 _STRONG = _CODE | _KEYWORD
 
 
+_CACHE_LIMIT = 100_000
+
+
 def recognise(index: CatalogueIndex, line: CargoLine) -> list[tuple[int, bool]]:
     """Entry positions in ``index`` that the line may be, in catalogue order, each with whether
-    the only evidence is its HS code."""
+    the only evidence is its HS code.
+
+    Recognition depends only on the HS code, control code, description and the elements present,
+    so results are memoised per catalogue index (bounded).
+    """
+    elements = (
+        tuple(sorted(c.element for c in line.composition if c.mass_pct > 0))
+        if line.composition and index.by_element
+        else ()
+    )
+    key = (line.hs_code, line.control_code, line.description, elements)
+    cache = index.recognition_cache
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        found = cache[key] = _recognise(index, line, elements)
+    return found
+
+
+def _recognise(
+    index: CatalogueIndex, line: CargoLine, elements: tuple[str, ...]
+) -> list[tuple[int, bool]]:
     evidence: dict[int, int] = {}
     hs = line.hs_code
     for length in index.hs_lengths:
@@ -32,11 +57,9 @@ def recognise(index: CatalogueIndex, line: CargoLine) -> list[tuple[int, bool]]:
     if line.control_code:
         _add_code_matches(index, line.control_code, evidence)
     spans = _keyword_matches(index, line.description, evidence)
-    if line.composition and index.by_element:
-        for content in line.composition:
-            if content.mass_pct > 0:
-                for position in index.by_element.get(content.element, ()):
-                    evidence[position] = evidence.get(position, 0) | _ELEMENT
+    for element in elements:
+        for position in index.by_element.get(element, ()):
+            evidence[position] = evidence.get(position, 0) | _ELEMENT
     if not evidence:
         return []
     if any(flags & _STRONG for flags in evidence.values()):
