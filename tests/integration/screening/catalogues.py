@@ -41,14 +41,17 @@ def _rare_earth_measure(suspended: bool) -> dict[str, Any]:
 _MILITARY_BAN = {
     "id": "CN-2024-46",
     "title": "No dual-use items for military end use",
-    "legal_basis": {"citation": "MOFCOM Announcement 2024 No. 46", "issuers": ["MOFCOM"],
-                    "issued": "2024-12-03"},
+    "legal_basis": {
+        "citation": "MOFCOM Announcement 2024 No. 46",
+        "issuers": ["MOFCOM"],
+        "issued": "2024-12-03",
+    },
     "kind": "prohibited",
     "ground": "end_use",
     "effective_from": "2024-12-03",
     "scope": {"end_uses": ["military"]},
     "items_from": ["*"],
-}  # fmt: skip
+}
 
 
 def controls_catalogue(*, suspended: bool = False, label: str = "2026-01-01.1") -> Catalogue:

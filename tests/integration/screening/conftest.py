@@ -64,7 +64,9 @@ class Pipeline:
             await publish_records(self.bootstrap, self.settings.topic_shipments, records)  # type: ignore[arg-type]
             return
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, compression_type=compression, max_request_size=4_000_000
+            bootstrap_servers=self.bootstrap,
+            compression_type=compression,
+            max_request_size=4_000_000,
         )
         await producer.start()
         try:
@@ -76,16 +78,24 @@ class Pipeline:
         finally:
             await producer.stop()
 
-    async def read(self, topic: str, until: Callable[[list[Any]], bool], timeout: float = 30.0,
-                   parse: Callable[[bytes], Any] = Decision.model_validate_json) -> list[Any]:
+    async def read(
+        self,
+        topic: str,
+        until: Callable[[list[Any]], bool],
+        wait_s: float = 30.0,
+        parse: Callable[[bytes], Any] = Decision.model_validate_json,
+    ) -> list[Any]:
         """Read ``topic`` from the beginning until ``until(items)`` holds (or time runs out)."""
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
-            group_id=None, enable_auto_commit=False,
-        )  # fmt: skip
+            topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            enable_auto_commit=False,
+        )
         await consumer.start()
         items: list[Any] = []
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_s
         try:
             while time.monotonic() < deadline and not until(items):
                 batch = await consumer.getmany(timeout_ms=200)
@@ -95,14 +105,16 @@ class Pipeline:
             await consumer.stop()
         return items
 
-    async def decisions(self, until: Callable[[list[Decision]], bool], timeout: float = 30.0
-                        ) -> list[Decision]:  # fmt: skip
-        return await self.read(self.settings.topic_decisions, until, timeout)
+    async def decisions(
+        self, until: Callable[[list[Decision]], bool], wait_s: float = 30.0
+    ) -> list[Decision]:
+        return await self.read(self.settings.topic_decisions, until, wait_s)
 
 
 @pytest.fixture
-async def pipeline(runtime: RuntimeState, migrated: RuntimeState,
-                   new_topic: NewTopicFactory) -> Pipeline:  # fmt: skip
+async def pipeline(
+    runtime: RuntimeState, migrated: RuntimeState, new_topic: NewTopicFactory
+) -> Pipeline:
     compacted = {"cleanup.policy": "compact"}
     settings = Settings(
         kafka_bootstrap=runtime.kafka_bootstrap,
@@ -139,34 +151,69 @@ async def running(pipeline: Pipeline, **overrides: Any) -> AsyncIterator[Screeni
         await app.stop()
 
 
-def licence(holder: Party, *, license_id: str | None = None, kind: str = "general",
-            cap: str | None = None, **extra: Any) -> License:  # fmt: skip
+def licence(
+    holder: Party,
+    *,
+    license_id: str | None = None,
+    kind: str = "general",
+    cap: str | None = None,
+    **extra: Any,
+) -> License:
     today = datetime.now(UTC).date()
     raw: dict[str, Any] = {
         "license_id": license_id or f"LIC-{uuid.uuid4().hex[:10]}",
-        "kind": kind, "holder_id": holder.id, "status": "active",
-        "valid_from": today - timedelta(days=10), "valid_to": today + timedelta(days=300),
+        "kind": kind,
+        "holder_id": holder.id,
+        "status": "active",
+        "valid_from": today - timedelta(days=10),
+        "valid_to": today + timedelta(days=300),
         "hs_codes": ["2846"],
-    }  # fmt: skip
+    }
     if cap is not None:
         raw["max_quantity"] = {"amount": cap, "unit": "kg"}
     raw.update(extra)
     return License.model_validate(raw)
 
 
-def event(exporter: Party, *, shipment_id: str | None = None, samarium_kg: str | None = "100",
-          copper_t: str | None = None, event_type: EventType = EventType.DECLARED,
-          end_use: EndUse = EndUse.CIVIL, ship_date: date | None = None) -> ShipmentEvent:  # fmt: skip
+def event(
+    exporter: Party,
+    *,
+    shipment_id: str | None = None,
+    samarium_kg: str | None = "100",
+    copper_t: str | None = None,
+    event_type: EventType = EventType.DECLARED,
+    end_use: EndUse = EndUse.CIVIL,
+    ship_date: date | None = None,
+) -> ShipmentEvent:
     """A shipment from ``exporter`` to Germany (samarium oxide and/or copper cathodes)."""
     lines: list[CargoLine] = []
     if samarium_kg is not None:
-        lines.append(CargoLine(line_no=1, hs_code=SAMARIUM_HS, description="Samarium oxide 99.9%",
-                               quantity=Decimal(samarium_kg), unit="kg", value=Decimal("1000"),
-                               currency="USD", origin_country="CN", purity_pct=Decimal("99.9")))  # fmt: skip
+        lines.append(
+            CargoLine(
+                line_no=1,
+                hs_code=SAMARIUM_HS,
+                description="Samarium oxide 99.9%",
+                quantity=Decimal(samarium_kg),
+                unit="kg",
+                value=Decimal("1000"),
+                currency="USD",
+                origin_country="CN",
+                purity_pct=Decimal("99.9"),
+            )
+        )
     if copper_t is not None:
-        lines.append(CargoLine(line_no=2, hs_code=COPPER_HS, description="Copper cathodes",
-                               quantity=Decimal(copper_t), unit="t", value=Decimal("9000"),
-                               currency="USD", origin_country="CN"))  # fmt: skip
+        lines.append(
+            CargoLine(
+                line_no=2,
+                hs_code=COPPER_HS,
+                description="Copper cathodes",
+                quantity=Decimal(copper_t),
+                unit="t",
+                value=Decimal("9000"),
+                currency="USD",
+                origin_country="CN",
+            )
+        )
     customer = Party(id="DE-C-77", name="Magnetwerk GmbH", country="DE")
     return ShipmentEvent(
         event_id=uuid.uuid4().hex,

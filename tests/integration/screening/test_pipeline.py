@@ -23,10 +23,12 @@ async def test_every_kind_of_event_gets_one_decision(pipeline: Pipeline) -> None
     declared = event(exporter, samarium_kg="100", copper_t="3")
     uncontrolled = event(exporter, samarium_kg=None, copper_t="5")
     military = event(exporter, end_use=EndUse.MILITARY)
-    amended = event(exporter, shipment_id=declared.shipment_id, samarium_kg="250",
-                    event_type=EventType.AMENDED)  # fmt: skip
-    cancelled = event(exporter, shipment_id=uncontrolled.shipment_id,
-                      event_type=EventType.CANCELLED)  # fmt: skip
+    amended = event(
+        exporter, shipment_id=declared.shipment_id, samarium_kg="250", event_type=EventType.AMENDED
+    )
+    cancelled = event(
+        exporter, shipment_id=uncontrolled.shipment_id, event_type=EventType.CANCELLED
+    )
     events = [declared, uncontrolled, military, amended, cancelled, declared]  # last: duplicate
     async with running(pipeline) as service:
         await pipeline.publish_events(events)
