@@ -1,0 +1,62 @@
+"""Classifying raw shipments records: decidable events versus dead letters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas import MAX_EVENT_BYTES, ShipmentEvent
+from services.screening.intake import Rejected, dead_letter, parse_record
+from services.screening.sample_stream import generate_events
+
+
+def _valid() -> bytes:
+    return generate_events(1, seed=3)[0].model_dump_json().encode()
+
+
+def test_a_valid_event_parses() -> None:
+    assert isinstance(parse_record(_valid()), ShipmentEvent)
+
+
+@pytest.mark.parametrize(
+    ("value", "error_type"),
+    [
+        (None, "tombstone"),
+        (b"{not json", "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b"[1, 2]", "schema_violation"),
+        (b'{"event_id": "x"}', "schema_violation"),
+        (b"x" * (MAX_EVENT_BYTES + 1), "oversized_payload"),
+    ],
+)
+def test_bad_records_are_rejected_with_their_kind(value: bytes | None, error_type: str) -> None:
+    result = parse_record(value)
+    assert isinstance(result, Rejected)
+    assert result.error_type == error_type
+    assert result.error
+
+
+def test_an_unknown_event_type_is_named_as_such() -> None:
+    raw = json.loads(_valid()) | {"event_type": "shipment.lost"}
+    result = parse_record(json.dumps(raw).encode())
+    assert result == Rejected("unknown_event_type", "unknown event_type 'shipment.lost'")
+
+
+def test_dead_letter_keeps_original_bytes_and_coordinates() -> None:
+    letter = dead_letter(
+        Rejected("invalid_json", "bad"),
+        topic="shipments.v1",
+        partition=2,
+        offset=41,
+        key=b"\xff\x00",
+        value=b"{oops",
+        failed_at=datetime.now(UTC),
+    )
+    assert letter.original_payload() == b"{oops"
+    assert letter.source.partition == 2
+    assert letter.source.offset == 41
+    assert letter.source.key_base64
+    assert base64.b64decode(letter.source.key or "") == b"\xff\x00"
