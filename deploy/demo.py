@@ -1,90 +1,147 @@
-"""``make demo``: a smoke run of the local pipeline.
+"""``make demo``: the whole pipeline on the local Kafka and PostgreSQL, with sample traffic.
 
-For now it publishes one sample shipment event to ``shipments.v1`` and reads it back, showing
-that the local broker carries the contract's traffic. The full pipeline (screening and audit
-services with sample traffic) replaces this body as the services land.
+Publishes the bundled catalogue and the sample licences, starts the screening service (and the
+audit service), publishes a generated stream of shipment events — granting a licence half-way,
+which releases the matching holds — shows the decisions live, then stops what it started and
+ends with the audit trail's newest entries and its verification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import os
+import signal
+import socket
+import subprocess
 import sys
+import urllib.request
 import uuid
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from collections import Counter
+from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from rich.console import Console
 
 from services.common.settings import Settings
+from services.screening.catalogue import load_bundled_catalogue
+from services.screening.publish import publish_catalogue, publish_licences, publish_records
+from services.screening.sample_stream import generate_events, late_licence, sample_licences
+from services.screening.tail import tail
+
+EVENTS = int(os.environ.get("LODESTONE_DEMO_EVENTS", "120"))
+SHOW_SECONDS = float(os.environ.get("LODESTONE_DEMO_SECONDS", "25"))
+LOG_DIR = Path(".local/demo")
+console = Console(stderr=True)
 
 
-def sample_event() -> dict[str, Any]:
-    """A shipment of samarium oxide to Germany, as an ERP system would declare it."""
-    now = datetime.now(UTC)
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "shipment.declared",
-        "occurred_at": now.isoformat(),
-        "shipment_id": f"SHP-DEMO-{now:%Y%m%d%H%M%S}",
-        "ship_date": (date.today() + timedelta(days=1)).isoformat(),
-        "exporter": {"id": "CN-EXP-0001", "name": "Baotou Demo Metals", "country": "CN"},
-        "consignee": {"id": "DE-C-77", "name": "Magnetwerk Demo GmbH", "country": "DE"},
-        "end_user": {"id": "DE-C-77", "name": "Magnetwerk Demo GmbH", "country": "DE"},
-        "end_use": "civil",
-        "destination_country": "DE",
-        "lines": [
-            {
-                "line_no": 1,
-                "hs_code": "2846901940",
-                "description": "Samarium oxide 99.9%",
-                "quantity": "500",
-                "unit": "kg",
-                "value": "182000.00",
-                "currency": "USD",
-                "origin_country": "CN",
-                "purity_pct": "99.9",
-            }
-        ],
-    }
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cli() -> str:
+    return str(Path(sys.executable).parent / "lodestone")
+
+
+def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = (LOG_DIR / f"{name}.log").open("wb")
+    console.print(f"[bold]starting {name}[/] (logs: {LOG_DIR / (name + '.log')})")
+    return subprocess.Popen([_cli(), *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+        return int(response.status), response.read().decode()
+
+
+async def _wait_ready(port: int, seconds: float = 60) -> None:
+    url = f"http://127.0.0.1:{port}/readyz"
+    for _ in range(int(seconds * 4)):
+        try:
+            status, _ = await asyncio.to_thread(_get, url)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"the screening service is not ready ({url})")
+
+
+async def _publish_stream(settings: Settings) -> None:
+    run_id = uuid.uuid4().hex[:6].upper()
+    events = generate_events(EVENTS, seed=2026, shipment_prefix=f"SHP-{run_id}")
+    half = len(events) // 2
+    for index, event in enumerate(events):
+        if index == half:
+            licence = late_licence()
+            await publish_licences(settings.kafka_bootstrap, settings.topic_licenses, [licence])
+            console.print(f"[bold yellow]licence {licence.license_id} granted to "
+                          f"{licence.holder_id}: its open holds are re-screened[/]")  # fmt: skip
+        key, value = event.exporter.id.encode(), event.model_dump_json().encode()
+        await publish_records(settings.kafka_bootstrap, settings.topic_shipments, [(key, value)])
+        await asyncio.sleep(0.05)
+    console.print(f"[bold]published {len(events)} shipment events[/]")
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 async def run(settings: Settings) -> None:
-    event = sample_event()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
+    catalogue = load_bundled_catalogue()
+    await publish_catalogue(settings.kafka_bootstrap, settings.topic_controls, catalogue)
+    console.print(f"published catalogue {catalogue.version}")
+    licences = sample_licences()
+    await publish_licences(settings.kafka_bootstrap, settings.topic_licenses, licences)
+    console.print(f"published {len(licences)} sample licences")
+    port = _free_port()
+    env = os.environ | {
+        "LODESTONE_SCREENING_METRICS_PORT": str(port),
+        "LODESTONE_LOG_LEVEL": "INFO",
+    }
+    processes = [_start("screening", ["screening", "run"], env)]
+    processes.append(_start("audit", ["audit", "run"], env))
     try:
-        meta = await producer.send_and_wait(
-            settings.topic_shipments,
-            json.dumps(event).encode(),
-            key=event["exporter"]["id"].encode(),
-        )
+        await _wait_ready(port)
+        console.print("[bold green]screening service ready[/] — decisions as they happen:")
+        shown = Console()
+        watcher = asyncio.create_task(
+            tail(bootstrap=settings.kafka_bootstrap, topic=settings.topic_decisions,
+                 seconds=SHOW_SECONDS, console=shown)
+        )  # fmt: skip
+        await asyncio.sleep(1.0)
+        await _publish_stream(settings)
+        count = await watcher
+        console.print(f"[bold]{count} decisions shown[/]")
+        _, metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        totals = Counter[str]()
+        for line in metrics.splitlines():
+            if line.startswith("lodestone_screening_decisions_total{"):
+                labels, value = line.rsplit(" ", 1)
+                totals[labels.split('outcome="')[1].split('"')[0]] += int(float(value))
+        console.print(f"decisions by outcome (metrics): {dict(totals)}")
     finally:
-        await producer.stop()
-    print(
-        f"published {event['shipment_id']} to {settings.topic_shipments} "
-        f"partition {meta.partition} offset {meta.offset}",
-        file=sys.stderr,
-    )
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partition = TopicPartition(settings.topic_shipments, meta.partition)
-        consumer.assign([partition])
-        consumer.seek(partition, meta.offset)
-        record = await asyncio.wait_for(consumer.getone(), timeout=10)
-    finally:
-        await consumer.stop()
-    consumed = json.loads(record.value)
-    assert consumed["event_id"] == event["event_id"]
-    print(f"consumed from {record.topic}[{record.partition}]@{record.offset}:")
-    print(json.dumps(consumed, indent=2))
+        await asyncio.to_thread(_stop, processes)
+
+
+def _audit_epilogue() -> int:
+    console.print("[bold]audit trail: newest decisions and chain verification[/]")
+    subprocess.run([_cli(), "audit", "recent"], check=False)
+    return subprocess.run([_cli(), "audit", "verify"], check=False).returncode
 
 
 def main() -> None:
     asyncio.run(run(Settings()))
+    raise SystemExit(_audit_epilogue())
 
 
 if __name__ == "__main__":

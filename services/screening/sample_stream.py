@@ -124,7 +124,9 @@ def _line(rng: random.Random, line_no: int, goods: Goods) -> CargoLine:
     )
 
 
-def _event(rng: random.Random, index: int, day: date, occurred: datetime) -> ShipmentEvent:
+def _event(
+    rng: random.Random, index: int, day: date, occurred: datetime, prefix: str
+) -> ShipmentEvent:
     exporter = EXPORTERS[index % len(EXPORTERS)]
     customer = rng.choice(CUSTOMERS)
     military = rng.random() < 0.06
@@ -134,7 +136,7 @@ def _event(rng: random.Random, index: int, day: date, occurred: datetime) -> Shi
         event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         event_type=EventType.DECLARED,
         occurred_at=occurred,
-        shipment_id=f"SHP-{day:%Y}-{index:06d}",
+        shipment_id=f"{prefix}-{index:06d}",
         ship_date=day + timedelta(days=rng.randint(1, 20)),
         exporter=exporter,
         consignee=customer,
@@ -147,12 +149,18 @@ def _event(rng: random.Random, index: int, day: date, occurred: datetime) -> Shi
     )
 
 
-def generate_events(n: int, seed: int = 7, today: date | None = None) -> list[ShipmentEvent]:
-    """``n`` events: mostly declarations, with amendments (~8%), cancellations (~3%) and
-    ERP retries (~2% exact duplicates) of earlier shipments, in a reproducible order."""
+def generate_events(
+    n: int, seed: int = 7, today: date | None = None, shipment_prefix: str | None = None
+) -> list[ShipmentEvent]:
+    """``n`` events, reproducible from ``seed``: mostly declarations, with amendments (~8%),
+    cancellations (~3%) and ERP retries (~2% exact duplicates) of earlier shipments.
+
+    Shipment ids are ``<shipment_prefix>-NNNNNN`` (default ``SHP-<year>``).
+    """
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
     start = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    prefix = shipment_prefix or f"SHP-{today:%Y}"
     events: list[ShipmentEvent] = []
     declared: list[ShipmentEvent] = []
     for i in range(n):
@@ -176,7 +184,7 @@ def generate_events(n: int, seed: int = 7, today: date | None = None) -> list[Sh
                 "event_type": EventType.CANCELLED, "occurred_at": occurred, "lines": [],
             }))  # fmt: skip
             continue
-        event = _event(rng, i, today, occurred)
+        event = _event(rng, i, today, occurred, prefix)
         declared.append(event)
         events.append(event)
     return events
