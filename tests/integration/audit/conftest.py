@@ -7,6 +7,7 @@ and a broken chain must not be left behind for anybody else.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ async def superuser_connect(database: str = "postgres") -> asyncpg.Connection[An
     )
 
 
-@pytest.fixture(scope="module")
-async def audit_db(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
+@contextlib.asynccontextmanager
+async def fresh_database(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
+    """An empty database of its own (no migrations applied), dropped afterwards."""
     name = f"audit_test_{uuid.uuid4().hex[:10]}"
     su = await superuser_connect()
     try:
@@ -63,9 +65,7 @@ async def audit_db(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
             f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO lodestone_audit_writer,'
             " lodestone_auditor"
         )
-        db = AuditDatabase(name, {r: _with_database(runtime.dsn(r), name) for r in runtime.dsns})
-        await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")
-        yield db
+        yield AuditDatabase(name, {r: _with_database(runtime.dsn(r), name) for r in runtime.dsns})
     finally:
         await su.close()
         # A fresh connection: an outage test may have restarted the server meanwhile.
@@ -74,3 +74,10 @@ async def audit_db(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
             await su.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await su.close()
+
+
+@pytest.fixture(scope="module")
+async def audit_db(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
+    async with fresh_database(runtime) as db:
+        await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")
+        yield db

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from deploy.local import RuntimeState
 from services.audit.decoding import decode_catalogue
 from services.audit.records import PendingRecord, SourceCoordinates, pending_from_decision
 from services.audit.store import Rejected, read_head, write_batch, write_catalogues
 from services.audit.verify import verify_chain
-from tests.integration.audit.conftest import AuditDatabase, superuser_connect
+from services.common.migrations import SERVICES_DIR, apply_migrations
+from tests.integration.audit.conftest import AuditDatabase, fresh_database, superuser_connect
 from tests.unit.audit.factories import make_decision
 
 pytestmark = pytest.mark.integration
@@ -117,7 +120,8 @@ async def test_a_superusers_edit_is_caught_by_verify(audit_db: AuditDatabase) ->
         await su.execute("SET session_replication_role = replica")  # triggers off
         await su.execute(
             "UPDATE audit.decision_records SET outcome = 'approve',"
-            " decision = jsonb_set(decision, '{outcome}', '\"approve\"') WHERE decision_id = $1",
+            " decision = jsonb_set(decision::jsonb, '{outcome}', '\"approve\"')::text"
+            " WHERE decision_id = $1",
             victim,
         )
         seq = await su.fetchval(
@@ -134,3 +138,38 @@ async def test_a_superusers_edit_is_caught_by_verify(audit_db: AuditDatabase) ->
     assert report.broken.seq == seq
     assert report.broken.decision_id == victim
     assert "content was altered" in report.broken.problem
+
+
+async def test_records_written_before_the_text_column_still_verify(
+    runtime: RuntimeState, tmp_path: Path
+) -> None:
+    # A store written under 0001 (decision as jsonb) and migrated afterwards: the converted
+    # documents are jsonb's text form, not canonical, and must still verify.
+    old = tmp_path / "migrations"
+    old.mkdir()
+    first = SERVICES_DIR / "audit" / "migrations" / "0001_audit_store.sql"
+    (old / first.name).write_bytes(first.read_bytes())
+    async with fresh_database(runtime) as db:
+        await apply_migrations(db.dsn("admin"), "audit", old)
+        writer = await db.connect("audit")
+        try:
+            await write_batch(writer, _records(1, 5))
+        finally:
+            await writer.close()
+        await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")
+        writer = await db.connect("audit")
+        try:
+            await write_batch(writer, _records(6, 5))
+        finally:
+            await writer.close()
+        auditor = await db.connect("auditor")
+        try:
+            report = await verify_chain(auditor)
+            kind = await auditor.fetchval(
+                "SELECT DISTINCT jsonb_typeof(decision) FROM audit.decisions_v"
+            )
+        finally:
+            await auditor.close()
+        assert report.ok, report.broken
+        assert report.head.seq == 10
+        assert kind == "object"
