@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
-from schemas.shipment import CargoLine, EndUse, ShipmentEvent
-from services.screening.catalogue.model import (
-    ControlKind,
-    Measure,
-    MeasureStatus,
-    ProhibitionGround,
-    Scope,
-)
+from schemas.shipment import CargoLine, ShipmentEvent
+from services.screening.catalogue.model import ControlKind, MeasureStatus
 from services.screening.engine.conditions import composition_has_any, evaluate, missing_facts
-from services.screening.engine.index import CatalogueIndex, Entry
+from services.screening.engine.index import (
+    CatalogueIndex,
+    Derived,
+    Entry,
+    Situation,
+    origin_in_scope,
+    parties_in_scope,
+)
 from services.screening.engine.recognition import recognise
 
 
@@ -27,60 +27,35 @@ class Classification:
     undecided: list[tuple[Entry, str]] = field(default_factory=list)
     suspended: list[Entry] = field(default_factory=list)
     below: list[tuple[Entry, str]] = field(default_factory=list)
-    #: (measure, message) of prohibitions that apply.
-    prohibited: list[tuple[Measure, str]] = field(default_factory=list)
-    #: (measure, message) of prohibitions that apply if the unknown end use is military.
-    end_use_unknown: list[tuple[Measure, str]] = field(default_factory=list)
+    #: Prohibitions that apply.
+    prohibited: list[Derived] = field(default_factory=list)
+    #: Prohibitions that apply if the unknown end use is military.
+    end_use_unknown: list[Derived] = field(default_factory=list)
 
 
 #: The classification of a line that matches no item (shared; never modified).
 NOTHING = Classification()
 
 
-class StatusCache(dict[str, MeasureStatus]):
-    """Measure statuses on one ship date, computed once per decision."""
-
-    def __init__(self, day: date) -> None:
-        super().__init__()
-        self.day = day
-
-    def of(self, measure: Measure) -> MeasureStatus:
-        status = self.get(measure.id)
-        if status is None:
-            status = self[measure.id] = measure.status_on(self.day)
-        return status
-
-
-def scope_applies(scope: Scope, event: ShipmentEvent, line: CargoLine) -> bool:
-    """Whether a measure's destination, exporter and origin limits include this line."""
-    if scope.countries and not (
-        event.destination_country in scope.countries or event.end_user.country in scope.countries
-    ):
-        return False
-    if scope.exporter_countries_not and event.exporter.country in scope.exporter_countries_not:
-        return False
-    if scope.origin_countries and line.origin_country not in scope.origin_countries:
-        return False
-    return not (scope.origin_countries_not and line.origin_country in scope.origin_countries_not)
-
-
 def classify(
-    index: CatalogueIndex, event: ShipmentEvent, line: CargoLine, statuses: StatusCache
+    index: CatalogueIndex, situation: Situation, event: ShipmentEvent, line: CargoLine
 ) -> Classification:
     recognised = recognise(index, line)
     if not recognised:
         return NOTHING
     result = Classification()
+    status_of = situation.status
     for position, hs_only in recognised:
+        status = status_of[position]
+        if status is None:  # not screened directly, not yet effective or lapsed
+            continue
         entry = index.entries[position]
-        measure, item = entry.measure, entry.item
-        if measure.kind is not ControlKind.LICENCE_REQUIRED or measure.items_from:
+        scope = entry.scope
+        if scope is not None and not (
+            parties_in_scope(scope, event) and origin_in_scope(scope, line.origin_country)
+        ):
             continue
-        status = statuses.of(measure)
-        if status is MeasureStatus.NOT_YET_EFFECTIVE or status is MeasureStatus.LAPSED:
-            continue
-        if not scope_applies(measure.scope, event, line):
-            continue
+        item = entry.item
         has_element = composition_has_any(line, item.elements_any) if item.elements_any else True
         if has_element is False:
             continue
@@ -108,43 +83,30 @@ def classify(
             result.undecided.append((entry, f"{item.unassessed_criterion} cannot be assessed"))
             continue
         result.controlled.append(entry)
-    if index.derived and (result.controlled or result.undecided):
-        _apply_derived(index, event, line, statuses, result)
+    if situation.derived and (result.controlled or result.undecided):
+        _apply_derived(situation.derived, event, line, result)
     return result
 
 
-def _sources_match(measure: Measure, entries: list[Entry]) -> list[Entry]:
-    if "*" in measure.items_from:
-        return entries
-    return [e for e in entries if e.measure.id in measure.items_from]
-
-
 def _apply_derived(
-    index: CatalogueIndex,
-    event: ShipmentEvent,
-    line: CargoLine,
-    statuses: StatusCache,
-    result: Classification,
+    derived: tuple[Derived, ...], event: ShipmentEvent, line: CargoLine, result: Classification
 ) -> None:
-    """Prohibitions and re-export rules that apply to the items the line was found to be."""
-    for measure in index.derived:
-        if statuses.of(measure) is not MeasureStatus.IN_FORCE:
+    """Prohibitions and re-export rules that apply to the items the line was found to be.
+
+    ``derived`` holds the measures in force whose destination and exporter limits include the
+    shipment; the line's origin is checked here.
+    """
+    for rule in derived:
+        measure = rule.measure
+        if rule.by_origin and not origin_in_scope(measure.scope, line.origin_country):
             continue
-        if not scope_applies(measure.scope, event, line):
-            continue
-        sources = _sources_match(measure, result.controlled)
+        sources = [e for e in result.controlled if rule.takes(e)]
         if measure.kind is ControlKind.LICENCE_REQUIRED:
-            result.controlled.extend(
-                Entry(measure, e.item, measure.control_id(e.item)) for e in sources
-            )
+            result.controlled.extend(Entry.of(measure, e.item) for e in sources)
             continue
         if not sources:
             continue
-        end_uses = measure.scope.end_uses
-        if not end_uses or event.end_use in end_uses:
-            what = "end use" if measure.ground is ProhibitionGround.END_USE else "destination"
-            result.prohibited.append((measure, f"{measure.title}: prohibited {what}"))
-        elif event.end_use is EndUse.UNKNOWN and EndUse.MILITARY in end_uses:
-            result.end_use_unknown.append(
-                (measure, f"end use unknown; {measure.title} prohibits military end use")
-            )
+        if rule.prohibits(event.end_use):
+            result.prohibited.append(rule)
+        elif rule.prohibits_if_military(event.end_use):
+            result.end_use_unknown.append(rule)

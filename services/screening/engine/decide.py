@@ -22,7 +22,7 @@ from schemas.license import License
 from schemas.quantity import Quantity
 from schemas.shipment import EventType, ShipmentEvent
 from services.screening.catalogue.model import Catalogue
-from services.screening.engine.classification import StatusCache, classify
+from services.screening.engine.classification import classify
 from services.screening.engine.construct import build
 from services.screening.engine.index import index_for
 from services.screening.engine.lines import LicenceState, decide_line, make_reason
@@ -80,7 +80,7 @@ def decide(
         outcome = Outcome.HOLD
     else:
         index = index_for(catalogue)
-        statuses = StatusCache(event.ship_date)
+        situation = index.situation(event)
         state = LicenceState(
             licences=own,
             declared=event.declared_licenses,
@@ -89,7 +89,7 @@ def decide(
         )
         outcome = Outcome.APPROVE
         for line in event.lines:
-            found = classify(index, event, line, statuses)
+            found = classify(index, situation, event, line)
             line_decision, line_reasons = decide_line(event, line, found, state)
             lines.append(line_decision)
             reasons.extend(line_reasons)

@@ -1,18 +1,34 @@
 """An index of the catalogue's items by HS prefix, control code, keyword and element.
 
 Recognising a line costs a handful of dictionary look-ups whatever the catalogue's size: no scan
-over all items per line.
+over all items per line. What depends only on the ship date and the shipment's parties (which
+measures are in force, which prohibitions reach the destination) is computed once per such
+situation and cached with the index.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
-from services.screening.catalogue.model import Catalogue, ControlKind, Item, Measure
+from schemas.decision import ReasonCode
+from schemas.shipment import EndUse, ShipmentEvent
+from services.screening.catalogue.model import (
+    Catalogue,
+    ControlKind,
+    Item,
+    Measure,
+    MeasureStatus,
+    ProhibitionGround,
+    Scope,
+)
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+
+#: Most situations (ship date and parties' countries) kept per catalogue index.
+_SITUATION_LIMIT = 4096
 
 
 @lru_cache(maxsize=65_536)
@@ -35,13 +51,122 @@ def keyword_tokens(text: str) -> tuple[str, ...]:
     return tuple(_singular(t) for t in tokens(text))
 
 
-@dataclass(frozen=True)
+def legal_basis(measure: Measure) -> str:
+    """The legal basis as cited in reasons: the citation and, when given, the article."""
+    basis = measure.legal_basis
+    return f"{basis.citation} {basis.article}" if basis.article else basis.citation
+
+
+def _limits(scope: Scope) -> Scope | None:
+    """``scope`` when it limits anything, else ``None`` (most measures: nothing to check)."""
+    limited = (
+        scope.countries
+        or scope.end_uses
+        or scope.exporter_countries_not
+        or scope.origin_countries
+        or scope.origin_countries_not
+    )
+    return scope if limited else None
+
+
+def parties_in_scope(scope: Scope, event: ShipmentEvent) -> bool:
+    """Whether a measure's destination and exporter limits include the shipment."""
+    if scope.countries and not (
+        event.destination_country in scope.countries or event.end_user.country in scope.countries
+    ):
+        return False
+    return not (
+        scope.exporter_countries_not and event.exporter.country in scope.exporter_countries_not
+    )
+
+
+def origin_in_scope(scope: Scope, origin: str) -> bool:
+    """Whether a measure's origin limits include a line of the given origin."""
+    if scope.origin_countries and origin not in scope.origin_countries:
+        return False
+    return not (scope.origin_countries_not and origin in scope.origin_countries_not)
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """One item of one measure: the unit of recognition."""
+    """One item of one measure: the unit of recognition, with what its reasons cite."""
 
     measure: Measure
     item: Item
     control_id: str
+    #: The measure's legal basis as cited in reasons.
+    basis: str
+    #: The measure's scope when it limits anything, else ``None``.
+    scope: Scope | None
+
+    @classmethod
+    def of(cls, measure: Measure, item: Item) -> Entry:
+        return cls(
+            measure, item, measure.control_id(item), legal_basis(measure), _limits(measure.scope)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A measure whose items are those of other measures: a prohibition or a re-export rule."""
+
+    measure: Measure
+    #: Source measure ids, or ``None`` for every licensing measure (``*``).
+    sources: frozenset[str] | None
+    basis: str
+    #: Whether the scope limits the lines' origin (checked per line; the rest per shipment).
+    by_origin: bool
+    #: For prohibitions: the reason code and the messages of a prohibition that applies, and of
+    #: one that would apply if the unknown end use were military.
+    code: ReasonCode | None
+    prohibited_message: str
+    unknown_end_use_message: str
+
+    @classmethod
+    def of(cls, measure: Measure) -> Derived:
+        scope = measure.scope
+        ground = measure.ground
+        what = "end use" if ground is ProhibitionGround.END_USE else "destination"
+        code = None
+        if measure.kind is ControlKind.PROHIBITED:
+            code = (
+                ReasonCode.PROHIBITED_END_USE
+                if ground is ProhibitionGround.END_USE
+                else ReasonCode.PROHIBITED_DESTINATION
+            )
+        return cls(
+            measure=measure,
+            sources=None if "*" in measure.items_from else frozenset(measure.items_from),
+            basis=legal_basis(measure),
+            by_origin=bool(scope.origin_countries or scope.origin_countries_not),
+            code=code,
+            prohibited_message=f"{measure.title}: prohibited {what}",
+            unknown_end_use_message=(
+                f"end use unknown; {measure.title} prohibits military end use"
+            ),
+        )
+
+    def takes(self, entry: Entry) -> bool:
+        """Whether the items of ``entry`` are among this measure's items."""
+        return self.sources is None or entry.measure.id in self.sources
+
+    def prohibits(self, end_use: EndUse) -> bool:
+        end_uses = self.measure.scope.end_uses
+        return not end_uses or end_use in end_uses
+
+    def prohibits_if_military(self, end_use: EndUse) -> bool:
+        return end_use is EndUse.UNKNOWN and EndUse.MILITARY in self.measure.scope.end_uses
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What the catalogue says for one ship date and one set of parties' countries."""
+
+    #: By entry position: the status of the entry's measure when it is screened directly and
+    #: bears on the day (in force or suspended), else ``None``.
+    status: tuple[MeasureStatus | None, ...]
+    #: Derived measures in force whose destination and exporter limits include the shipment.
+    derived: tuple[Derived, ...]
 
 
 @dataclass
@@ -53,12 +178,16 @@ class CatalogueIndex:
     by_first_token: dict[str, list[tuple[tuple[str, ...], int]]] = field(default_factory=dict)
     by_element: dict[str, list[int]] = field(default_factory=dict)
     #: Measures whose items are those of other measures (prohibitions, re-export rules).
-    derived: list[Measure] = field(default_factory=list)
+    derived: list[Derived] = field(default_factory=list)
     hs_lengths: tuple[int, ...] = ()
     #: Memoised recognition results, keyed by the line facts recognition depends on.
     recognition_cache: dict[
-        tuple[str, str | None, str, tuple[str, ...]], list[tuple[int, bool]]
+        tuple[str, str | None, str, tuple[str, ...]], tuple[tuple[int, bool], ...]
     ] = field(default_factory=dict)
+    _days: dict[date, tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...]]] = field(
+        default_factory=dict
+    )
+    _situations: dict[tuple[date, str, str, str], Situation] = field(default_factory=dict)
 
     @classmethod
     def build(cls, catalogue: Catalogue) -> CatalogueIndex:
@@ -67,9 +196,9 @@ class CatalogueIndex:
             if measure.kind is ControlKind.INFORMATIONAL:
                 continue
             if measure.items_from:
-                index.derived.append(measure)
+                index.derived.append(Derived.of(measure))
             for item in measure.items:
-                index._add(Entry(measure, item, measure.control_id(item)))
+                index._add(Entry.of(measure, item))
         index.hs_lengths = tuple(sorted({len(p) for p in index.by_hs_prefix}))
         return index
 
@@ -89,6 +218,51 @@ class CatalogueIndex:
             self.by_first_token.setdefault(words[0], []).append((words, position))
         for element in item.recognise_elements:
             self.by_element.setdefault(element, []).append(position)
+
+    def situation(self, event: ShipmentEvent) -> Situation:
+        """The measures bearing on a shipment's ship date and parties (cached)."""
+        key = (
+            event.ship_date,
+            event.destination_country,
+            event.end_user.country,
+            event.exporter.country,
+        )
+        found = self._situations.get(key)
+        if found is None:
+            if len(self._situations) >= _SITUATION_LIMIT:
+                self._situations.clear()
+            status, in_force = self._day(event.ship_date)
+            derived = tuple(d for d in in_force if parties_in_scope(d.measure.scope, event))
+            found = self._situations[key] = Situation(status, derived)
+        return found
+
+    def _day(self, day: date) -> tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...]]:
+        """Entry statuses and the derived measures in force on a ship date (cached)."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) >= _SITUATION_LIMIT:
+                self._days.clear()
+            statuses: dict[str, MeasureStatus] = {}
+            for entry in self.entries:
+                if entry.measure.id not in statuses:
+                    statuses[entry.measure.id] = entry.measure.status_on(day)
+            status = tuple(
+                _bearing(entry.measure, statuses[entry.measure.id]) for entry in self.entries
+            )
+            in_force = tuple(
+                d for d in self.derived if d.measure.status_on(day) is MeasureStatus.IN_FORCE
+            )
+            found = self._days[day] = (status, in_force)
+        return found
+
+
+def _bearing(measure: Measure, status: MeasureStatus) -> MeasureStatus | None:
+    """The status of a directly screened measure that bears on the day, else ``None``."""
+    if measure.kind is not ControlKind.LICENCE_REQUIRED or measure.items_from:
+        return None
+    if status is MeasureStatus.NOT_YET_EFFECTIVE or status is MeasureStatus.LAPSED:
+        return None
+    return status
 
 
 _INDEXES: dict[str, CatalogueIndex] = {}

@@ -10,7 +10,6 @@ from schemas.decision import LineDecision, Outcome, Reason, ReasonCode
 from schemas.license import License
 from schemas.quantity import Quantity
 from schemas.shipment import CargoLine, ShipmentEvent
-from services.screening.catalogue.model import Measure, ProhibitionGround
 from services.screening.engine.classification import Classification
 from services.screening.engine.construct import build
 from services.screening.engine.index import Entry
@@ -18,11 +17,6 @@ from services.screening.licenses.matching import Verdict, check, in_item_scope, 
 
 _APPROVE = Outcome.APPROVE
 _HOLD = Outcome.HOLD
-
-
-def legal_basis(measure: Measure) -> str:
-    basis = measure.legal_basis
-    return f"{basis.citation} {basis.article}" if basis.article else basis.citation
 
 
 @dataclass(slots=True)
@@ -87,7 +81,7 @@ def make_reason(
 def _reason(code: ReasonCode, line: CargoLine, entry: Entry | None, message: str) -> Reason:
     if entry is None:
         return make_reason(code, line.line_no, None, None, message)
-    return make_reason(code, line.line_no, entry.control_id, legal_basis(entry.measure), message)
+    return make_reason(code, line.line_no, entry.control_id, entry.basis, message)
 
 
 def _unique_ids(entries: Sequence[Entry]) -> list[str]:
@@ -118,18 +112,15 @@ def decide_line(
 def _prohibited(line: CargoLine, found: Classification) -> tuple[LineDecision, list[Reason]]:
     codes: list[ReasonCode] = []
     reasons: list[Reason] = []
-    for measure, message in found.prohibited:
-        code = (
-            ReasonCode.PROHIBITED_END_USE
-            if measure.ground is ProhibitionGround.END_USE
-            else ReasonCode.PROHIBITED_DESTINATION
-        )
+    for rule in found.prohibited:
+        code = rule.code
+        assert code is not None  # only prohibitions are listed
         if code not in codes:
             codes.append(code)
         reasons.append(
-            make_reason(code, line.line_no, measure.control_id(), legal_basis(measure), message)
+            make_reason(code, line.line_no, rule.measure.id, rule.basis, rule.prohibited_message)
         )
-    ids = _unique_ids(found.controlled) + [m.control_id() for m, _ in found.prohibited]
+    ids = _unique_ids(found.controlled) + [rule.measure.id for rule in found.prohibited]
     return _line(line, _HOLD, True, list(dict.fromkeys(ids)), codes), reasons
 
 
@@ -146,9 +137,13 @@ def _licensing(
     if found.end_use_unknown:
         reasons = [
             make_reason(
-                ReasonCode.INSUFFICIENT_DATA, line.line_no, m.control_id(), legal_basis(m), msg
+                ReasonCode.INSUFFICIENT_DATA,
+                line.line_no,
+                rule.measure.id,
+                rule.basis,
+                rule.unknown_end_use_message,
             )
-            for m, msg in found.end_use_unknown
+            for rule in found.end_use_unknown
         ]
         return _line(line, _HOLD, controlled, ids, [ReasonCode.INSUFFICIENT_DATA]), reasons
     codes = [e.item.control_code for e in entries]

@@ -22,7 +22,7 @@ _STRONG = _CODE | _KEYWORD
 _CACHE_LIMIT = 100_000
 
 
-def recognise(index: CatalogueIndex, line: CargoLine) -> list[tuple[int, bool]]:
+def recognise(index: CatalogueIndex, line: CargoLine) -> tuple[tuple[int, bool], ...]:
     """Entry positions in ``index`` that the line may be, in catalogue order, each with whether
     the only evidence is its HS code.
 
@@ -46,7 +46,7 @@ def recognise(index: CatalogueIndex, line: CargoLine) -> list[tuple[int, bool]]:
 
 def _recognise(
     index: CatalogueIndex, line: CargoLine, elements: tuple[str, ...]
-) -> list[tuple[int, bool]]:
+) -> tuple[tuple[int, bool], ...]:
     evidence: dict[int, int] = {}
     hs = line.hs_code
     for length in index.hs_lengths:
@@ -61,12 +61,12 @@ def _recognise(
         for position in index.by_element.get(element, ()):
             evidence[position] = evidence.get(position, 0) | _ELEMENT
     if not evidence:
-        return []
+        return ()
     if any(flags & _STRONG for flags in evidence.values()):
         evidence = {p: f for p, f in evidence.items() if f != _HS}
     if len(spans) > 1:
         _drop_dominated(evidence, spans)
-    return sorted((position, flags == _HS) for position, flags in evidence.items())
+    return tuple(sorted((position, flags == _HS) for position, flags in evidence.items()))
 
 
 def _add_code_matches(index: CatalogueIndex, code: str, evidence: dict[int, int]) -> None:
