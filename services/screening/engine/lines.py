@@ -10,13 +10,16 @@ from schemas.decision import LineDecision, Outcome, Reason, ReasonCode
 from schemas.license import License
 from schemas.quantity import Quantity
 from schemas.shipment import CargoLine, ShipmentEvent
-from services.screening.engine.classification import Classification
+from services.screening.engine.classification import NOTHING, Classification
 from services.screening.engine.construct import build
 from services.screening.engine.index import Entry
 from services.screening.licenses.matching import Verdict, check, in_item_scope, preference
 
 _APPROVE = Outcome.APPROVE
 _HOLD = Outcome.HOLD
+
+#: Most line numbers whose uncontrolled-line results are kept.
+_UNCONTROLLED_LIMIT = 4096
 
 
 @dataclass(slots=True)
@@ -84,6 +87,27 @@ def _reason(code: ReasonCode, line: CargoLine, entry: Entry | None, message: str
     return make_reason(code, line.line_no, entry.control_id, entry.basis, message)
 
 
+_uncontrolled: dict[int, tuple[LineDecision, list[Reason]]] = {}
+
+
+def _not_controlled(line: CargoLine) -> tuple[LineDecision, list[Reason]]:
+    """The result for a line no measure bears on, which depends on nothing but its number.
+
+    Most lines are such lines; their outputs are frozen models, so one instance per line number
+    is shared by every decision (memoised, bounded), and so is the list of its reasons.
+    """
+    found = _uncontrolled.get(line.line_no)
+    if found is None:
+        if len(_uncontrolled) >= _UNCONTROLLED_LIMIT:
+            _uncontrolled.clear()
+        reason = _reason(
+            ReasonCode.NOT_CONTROLLED, line, None, "no measure in force covers the line"
+        )
+        decision = _line(line, _APPROVE, False, [], [ReasonCode.NOT_CONTROLLED])
+        found = _uncontrolled[line.line_no] = (decision, [reason])
+    return found
+
+
 def _unique_ids(entries: Sequence[Entry]) -> list[str]:
     return list(dict.fromkeys(e.control_id for e in entries))
 
@@ -91,7 +115,12 @@ def _unique_ids(entries: Sequence[Entry]) -> list[str]:
 def decide_line(
     event: ShipmentEvent, line: CargoLine, found: Classification, state: LicenceState
 ) -> tuple[LineDecision, list[Reason]]:
-    """Decide one line from its classification; records licence consumption in ``state``."""
+    """Decide one line from its classification; records licence consumption in ``state``.
+
+    The returned reasons list may be shared between calls: read it, do not modify it.
+    """
+    if found is NOTHING:
+        return _not_controlled(line)
     if found.prohibited:
         return _prohibited(line, found)
     entries = found.controlled + [entry for entry, _ in found.undecided]
@@ -105,8 +134,7 @@ def decide_line(
     if found.below:
         reasons = [_reason(ReasonCode.BELOW_THRESHOLD, line, e, m) for e, m in found.below]
         return _line(line, _APPROVE, False, [], [ReasonCode.BELOW_THRESHOLD]), reasons
-    reason = _reason(ReasonCode.NOT_CONTROLLED, line, None, "no measure in force covers the line")
-    return _line(line, _APPROVE, False, [], [ReasonCode.NOT_CONTROLLED]), [reason]
+    return _not_controlled(line)
 
 
 def _prohibited(line: CargoLine, found: Classification) -> tuple[LineDecision, list[Reason]]:
