@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 
 from schemas.decision import (
     Decision,
@@ -48,6 +49,7 @@ def decision_id_for(
 
 
 _NAMESPACE_BYTES = DECISION_NAMESPACE.bytes
+_licence_id = attrgetter("license_id")
 
 
 def decide(
@@ -68,10 +70,10 @@ def decide(
     ``decided_at``.
     """
     version = catalogue.version
-    own = sorted(
-        (lic for lic in licences if lic.holder_id == event.exporter.id),
-        key=lambda lic: lic.license_id,
-    )
+    holder = event.exporter.id
+    own = [lic for lic in licences if lic.holder_id == holder]
+    if len(own) > 1:
+        own.sort(key=_licence_id)
     lines: list[LineDecision] = []
     reasons: list[Reason] = []
     if event.event_type is EventType.CANCELLED:

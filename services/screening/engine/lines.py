@@ -109,7 +109,7 @@ def _not_controlled(line: CargoLine) -> tuple[LineDecision, list[Reason]]:
 
 
 def _unique_ids(entries: Sequence[Entry]) -> list[str]:
-    return list(dict.fromkeys(e.control_id for e in entries))
+    return list(dict.fromkeys([e.control_id for e in entries]))
 
 
 def decide_line(
@@ -159,7 +159,8 @@ def _licensing(
     entries: list[Entry],
     state: LicenceState,
 ) -> tuple[LineDecision, list[Reason]]:
-    ids = _unique_ids(entries)
+    distinct = _distinct(entries)
+    ids = [e.control_id for e in distinct]
     controlled = bool(found.controlled)
     first = entries[0]
     if found.end_use_unknown:
@@ -174,9 +175,7 @@ def _licensing(
             for rule in found.end_use_unknown
         ]
         return _line(line, _HOLD, controlled, ids, [ReasonCode.INSUFFICIENT_DATA]), reasons
-    codes = [e.item.control_code for e in entries]
-    item_codes = [c for c in codes if c] if all(codes) else []
-    chosen, failures = _choose_licence(event, line, item_codes, state)
+    chosen, failures = _choose_licence(event, line, _item_codes(entries), state)
     if chosen is not None:
         lid = chosen.licence.license_id
         consumed = None
@@ -187,7 +186,7 @@ def _licensing(
                 Quantity, _QUANTITY_FIELDS, {"amount": chosen.consumed, "unit": cap.unit}
             )
         msg = f"licensed under {lid}"
-        reasons = [_reason(ReasonCode.LICENSED, line, e, msg) for e in _distinct(entries)]
+        reasons = [_reason(ReasonCode.LICENSED, line, e, msg) for e in distinct]
         return (
             _line(line, _APPROVE, controlled, ids, [ReasonCode.LICENSED], lid, consumed),
             reasons,
@@ -197,7 +196,7 @@ def _licensing(
         return _line(line, _HOLD, False, ids, [ReasonCode.INSUFFICIENT_DATA]), reasons
     if not failures:
         msg = "controlled; the exporter holds no licence for this item"
-        reasons = [_reason(ReasonCode.LICENSE_REQUIRED, line, e, msg) for e in _distinct(entries)]
+        reasons = [_reason(ReasonCode.LICENSE_REQUIRED, line, e, msg) for e in distinct]
         return _line(line, _HOLD, True, ids, [ReasonCode.LICENSE_REQUIRED]), reasons
     codes_out: list[ReasonCode] = []
     reasons = []
@@ -206,6 +205,17 @@ def _licensing(
             codes_out.append(code)
         reasons.append(_reason(code, line, first, message))
     return _line(line, _HOLD, True, ids, codes_out), reasons
+
+
+def _item_codes(entries: list[Entry]) -> list[str]:
+    """The recognised items' control codes; none when an item has no control code."""
+    codes: list[str] = []
+    for entry in entries:
+        code = entry.item.control_code
+        if not code:
+            return []
+        codes.append(code)
+    return codes
 
 
 def _distinct(entries: list[Entry]) -> list[Entry]:
@@ -224,20 +234,31 @@ def _choose_licence(
     """
     covering: list[Verdict] = []
     failures: list[tuple[ReasonCode, str]] = []
+    declared = state.declared
     for licence in state.licences:
-        declared = licence.license_id in state.declared
-        if not declared and not in_item_scope(licence, line, item_codes):
+        in_scope = in_item_scope(licence, line, item_codes)
+        if not in_scope and licence.license_id not in declared:
             continue
-        verdict = check(licence, line, event, item_codes, state.consumed, state.single_used_by)
+        verdict = check(
+            licence,
+            line,
+            event,
+            item_codes,
+            state.consumed,
+            state.single_used_by,
+            in_scope=in_scope,
+        )
         if verdict.failure is None:
             covering.append(verdict)
         else:
             failures.append((verdict.failure, verdict.message))
     if covering:
-        covering.sort(key=lambda v: preference(v.licence, state.declared))
+        if len(covering) > 1:
+            covering.sort(key=lambda v: preference(v.licence, declared))
         return covering[0], []
-    known = {lic.license_id for lic in state.licences}
-    for unknown in (d for d in state.declared if d not in known):
-        message = f"declared licence {unknown} is not held by exporter {event.exporter.id}"
-        failures.append((ReasonCode.LICENSE_REQUIRED, message))
+    if declared:
+        known = {lic.license_id for lic in state.licences}
+        for unknown in (d for d in declared if d not in known):
+            message = f"declared licence {unknown} is not held by exporter {event.exporter.id}"
+            failures.append((ReasonCode.LICENSE_REQUIRED, message))
     return None, failures

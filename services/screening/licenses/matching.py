@@ -18,6 +18,7 @@ from schemas.quantity import convert
 from schemas.shipment import CargoLine, ShipmentEvent
 
 _ANY = 1_000_000
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,13 @@ def check(
     item_codes: Sequence[str],
     consumed_before: Mapping[str, Decimal],
     single_used_by: Mapping[str, str],
+    *,
+    in_scope: bool | None = None,
 ) -> Verdict:
-    """Check a licence against a line (``consumed_before`` includes this shipment's lines)."""
+    """Check a licence against a line (``consumed_before`` includes this shipment's lines).
+
+    ``in_scope`` is :func:`in_item_scope` of the same arguments when the caller already knows it.
+    """
     lid = licence.license_id
     if licence.status is not LicenseStatus.ACTIVE:
         return Verdict(licence, ReasonCode.LICENSE_INACTIVE, f"licence {lid} is {licence.status}")
@@ -74,7 +80,9 @@ def check(
             ReasonCode.LICENSE_EXPIRED,
             f"licence {lid} is valid {licence.valid_from} to {licence.valid_to}, not on {day}",
         )
-    if not in_item_scope(licence, line, item_codes):
+    if in_scope is None:
+        in_scope = in_item_scope(licence, line, item_codes)
+    if not in_scope:
         return Verdict(licence, ReasonCode.LICENSE_SCOPE, f"licence {lid} does not name this item")
     dest = event.destination_country
     if licence.destinations and dest not in licence.destinations:
@@ -103,8 +111,9 @@ def check(
             " against it",
         )
     needed = plain(convert(line.quantity, line.unit, cap.unit))
-    remaining = plain(cap.amount - consumed_before.get(lid, Decimal(0)))
-    if needed > remaining:
+    left = cap.amount - consumed_before.get(lid, _ZERO)
+    if needed > left:
+        remaining = plain(left)  # only the message shows it
         return Verdict(
             licence,
             ReasonCode.LICENSE_EXHAUSTED,
