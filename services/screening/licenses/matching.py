@@ -42,7 +42,7 @@ def plain(amount: Decimal) -> Decimal:
 
 
 def _code_matches(prefixes: Sequence[str], code: str) -> bool:
-    return any(code.startswith(prefix) for prefix in prefixes)
+    return code.startswith(tuple(prefixes))
 
 
 def in_item_scope(licence: License, line: CargoLine, item_codes: Sequence[str]) -> bool:
@@ -51,9 +51,10 @@ def in_item_scope(licence: License, line: CargoLine, item_codes: Sequence[str]) 
         return True
     if not licence.control_codes:
         return False
-    if line.control_code and _code_matches(licence.control_codes, line.control_code):
+    prefixes = tuple(licence.control_codes)
+    if line.control_code and line.control_code.startswith(prefixes):
         return True
-    return bool(item_codes) and all(_code_matches(licence.control_codes, c) for c in item_codes)
+    return bool(item_codes) and all(code.startswith(prefixes) for code in item_codes)
 
 
 def check(
