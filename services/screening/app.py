@@ -19,6 +19,7 @@ from schemas import MAX_EVENT_BYTES
 from services.common.health import HealthServer
 from services.common.logging import get_logger
 from services.common.settings import Settings
+from services.screening.batch_screener import BatchScreener
 from services.screening.catalogue import Catalogue
 from services.screening.config import ScreeningSettings
 from services.screening.consumer import ShipmentConsumer, Topics
@@ -139,6 +140,7 @@ class ScreeningService:
             kafka,
             topics=self.topics,
             screener=screener,
+            batch_screener=BatchScreener(self.ledger, self.reference, self.metrics),
             ledger=self.ledger,
             publisher=self._publisher,
             metrics=self.metrics,

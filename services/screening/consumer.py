@@ -20,6 +20,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import ShipmentEvent, utc_now
 from services.common.logging import get_logger
+from services.screening.batch_screener import BatchScreener
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
@@ -66,6 +67,7 @@ class ShipmentConsumer:
         *,
         topics: Topics,
         screener: Screener,
+        batch_screener: BatchScreener,
         ledger: Ledger,
         publisher: Publisher,
         metrics: ScreeningMetrics,
@@ -77,6 +79,7 @@ class ShipmentConsumer:
         self._consumer = consumer
         self._topics = topics
         self._screener = screener
+        self._batch_screener = batch_screener
         self._ledger = ledger
         self._publisher = publisher
         self._metrics = metrics
@@ -114,18 +117,24 @@ class ShipmentConsumer:
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.monotonic()
         outputs = _Outputs()
-        by_shipment: dict[str, list[tuple[ConsumerRecord, ShipmentEvent]]] = defaultdict(list)
-        for records in batch.values():
-            for record in records:
-                parsed = parse_record(record.value)
-                if isinstance(parsed, Rejected):
-                    self._add_dead_letter(outputs, record, parsed)
-                else:
-                    by_shipment[parsed.shipment_id].append((record, parsed))
-        per_shipment = await self._decide_all(by_shipment)
-        for shipment_outputs in per_shipment:
-            outputs.records.extend(shipment_outputs.records)
-            outputs.decision_ids.extend(shipment_outputs.decision_ids)
+        items: list[tuple[ConsumerRecord, ShipmentEvent | Rejected]] = [
+            (record, parse_record(record.value)) for records in batch.values() for record in records
+        ]
+        events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
+        results = iter(await self._screen(events))
+        for record, parsed in items:
+            if isinstance(parsed, Rejected):
+                self._add_dead_letter(outputs, record, parsed)
+                continue
+            result = next(results)
+            if isinstance(result, Exception):
+                with structlog.contextvars.bound_contextvars(
+                    event_id=parsed.event_id, shipment_id=parsed.shipment_id
+                ):
+                    log.error("event could not be decided; dead-lettered", error=repr(result))
+                self._add_dead_letter(outputs, record, Rejected(PROCESSING_ERROR, repr(result)))
+            else:
+                self._add_decision(outputs, result, record)
         await retry_transient(
             lambda: self._send_all(outputs),
             stage="produce",
@@ -144,32 +153,54 @@ class ShipmentConsumer:
         self.batches += 1
         log.debug(
             "batch done",
-            records=sum(map(len, batch.values())),
+            records=len(items),
             seconds=round(time.monotonic() - started, 4),
         )
 
-    async def _decide_all(
-        self, by_shipment: dict[str, list[tuple[ConsumerRecord, ShipmentEvent]]]
-    ) -> list[_Outputs]:
+    async def _screen(
+        self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
+    ) -> list[Screened | Exception]:
+        """Every event's decision (or engine error): the batch path, one event at a time if the
+        batch as a whole fails on something that is not transient."""
+        if not events:
+            return []
+        try:
+            return await retry_transient(
+                lambda: self._batch_screener.screen_batch([e for _, e in events]),
+                stage="decide",
+                metrics=self._metrics,
+                stopping=self._is_stopping,
+                max_delay=self._max_delay,
+            )
+        except StoppingError:
+            raise
+        except Exception:
+            log.exception("the batch could not be settled; deciding its events one by one")
+        return await self._decide_each(events)
+
+    async def _decide_each(
+        self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
+    ) -> list[Screened | Exception]:
+        by_shipment: dict[str, list[tuple[int, ShipmentEvent]]] = defaultdict(list)
+        for n, (_, event) in enumerate(events):
+            by_shipment[event.shipment_id].append((n, event))
         gate = asyncio.Semaphore(self._concurrency)
+        results: dict[int, Screened | Exception] = {}
 
-        async def one_shipment(items: list[tuple[ConsumerRecord, ShipmentEvent]]) -> _Outputs:
-            out = _Outputs()
+        async def one_shipment(items: list[tuple[int, ShipmentEvent]]) -> None:
             async with gate:
-                for record, event in items:
-                    await self._decide_one(out, record, event)
-            return out
+                for n, event in items:
+                    results[n] = await self._decide_one(event)
 
-        return list(await asyncio.gather(*(one_shipment(i) for i in by_shipment.values())))
+        await asyncio.gather(*(one_shipment(i) for i in by_shipment.values()))
+        return [results[n] for n in range(len(events))]
 
-    async def _decide_one(
-        self, out: _Outputs, record: ConsumerRecord, event: ShipmentEvent
-    ) -> None:
+    async def _decide_one(self, event: ShipmentEvent) -> Screened | Exception:
         with structlog.contextvars.bound_contextvars(
             event_id=event.event_id, shipment_id=event.shipment_id
         ):
             try:
-                screened = await retry_transient(
+                return await retry_transient(
                     lambda: self._screener.screen_event(event),
                     stage="decide",
                     metrics=self._metrics,
@@ -180,9 +211,7 @@ class ShipmentConsumer:
                 raise
             except Exception as exc:  # a defect, not the input's: keep it, keep going
                 log.exception("event could not be decided; dead-lettered")
-                self._add_dead_letter(out, record, Rejected(PROCESSING_ERROR, repr(exc)))
-                return
-            self._add_decision(out, screened, record)
+                return exc
 
     def _add_decision(self, out: _Outputs, screened: Screened, record: ConsumerRecord) -> None:
         out.records.append(

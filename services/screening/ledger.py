@@ -106,6 +106,14 @@ class Ledger:
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size)
         return cls(pool, source_topic)
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    @property
+    def source_topic(self) -> str:
+        return self._source
+
     async def close(self) -> None:
         await self._pool.close()
 

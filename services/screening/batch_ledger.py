@@ -1,0 +1,209 @@
+"""The ledger's batch path: a few queries per batch of events, whatever its size.
+
+:func:`read_snapshot` reads, before deciding, the stored decisions of the batch's events, the
+latest decision of its shipments and the usage of the licences its exporters hold.
+:class:`BatchTransaction` then settles every decision in one transaction: shipment locks (in key
+order) and the re-check that nothing was decided meanwhile; ``FOR UPDATE`` locks on the licences
+the batch consumes (in id order) and their usage read again under the locks; then bulk writes.
+Same rules as :meth:`services.screening.ledger.Ledger.settle` (ADR 0021), per batch (ADR 0024).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+
+from schemas import Decision, EventType, License, LicenseKind, ShipmentEvent, Unit
+from services.screening.running_usage import RunningUsage, consumption_of, stored_amount
+
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+_USAGE = (
+    "SELECT license_id, unit, sum(amount) AS amount,"
+    " CASE WHEN shipment_id = ANY($2::text[]) OR license_id = ANY($3::text[])"
+    " THEN shipment_id END AS shipment"
+    " FROM screening.consumption WHERE license_id = ANY($1::text[])"
+    " GROUP BY license_id, unit, 4"
+)
+_STORED = (
+    "SELECT event_id, payload FROM screening.decisions"
+    " WHERE event_id = ANY($1::text[]) AND trigger = 'shipment_event'"
+)
+_LATEST = (
+    "SELECT shipment_id, latest_decision_id FROM screening.shipments"
+    " WHERE shipment_id = ANY($1::text[])"
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    stored: dict[str, str]
+    """event_id → stored Decision JSON (already decided: re-emit)."""
+    latest: dict[str, str]
+    """shipment_id → latest decision id (shipments without one are new)."""
+    usage: RunningUsage
+
+
+async def _usage(
+    conn: Connection | asyncpg.Pool, licences: Sequence[License], shipments: Sequence[str]
+) -> RunningUsage:
+    usage = RunningUsage(licences)
+    ids = usage.licence_ids
+    if ids:
+        rows = await conn.fetch(_USAGE, ids, list(shipments), usage.single_ids())
+        for row in rows:
+            usage.add_row(row["license_id"], row["shipment"], row["amount"], Unit(row["unit"]))
+    return usage
+
+
+async def read_snapshot(
+    pool: asyncpg.Pool,
+    event_ids: Sequence[str],
+    shipment_ids: Sequence[str],
+    licences: Sequence[License],
+) -> Snapshot:
+    """Three reads for the whole batch (on one connection, back to back)."""
+    async with pool.acquire() as conn:
+        stored = await conn.fetch(_STORED, list(event_ids))
+        latest = await conn.fetch(_LATEST, list(shipment_ids))
+        usage = await _usage(conn, licences, shipment_ids)
+    return Snapshot(
+        stored={r["event_id"]: r["payload"] for r in stored},
+        latest={r["shipment_id"]: r["latest_decision_id"] for r in latest},
+        usage=usage,
+    )
+
+
+@dataclass
+class Settled:
+    """A new decision to record: its event, JSON, and the latest decision it expects."""
+
+    event: ShipmentEvent
+    decision: Decision
+    payload: str
+
+
+class BatchTransaction:
+    """One open transaction settling a batch; see the module docstring for the order of locks."""
+
+    def __init__(self, conn: Connection, source_topic: str) -> None:
+        self._conn = conn
+        self._source = source_topic
+
+    async def lock_shipments_unchanged(
+        self, expected: dict[str, str | None], event_ids: Sequence[str]
+    ) -> bool:
+        """Lock the shipments (advisory, key order); False if one moved or an event was decided."""
+        shipments = sorted(expected)
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+            " hashtextextended('screening.shipment:' || s, 0) AS k"
+            " FROM unnest($1::text[]) AS s ORDER BY k) AS keys",
+            shipments,
+        )
+        rows = await self._conn.fetch(
+            "SELECT shipment_id AS id, latest_decision_id AS latest FROM screening.shipments"
+            " WHERE shipment_id = ANY($1::text[])"
+            " UNION ALL SELECT event_id, NULL FROM screening.decisions"
+            " WHERE event_id = ANY($2::text[]) AND trigger = 'shipment_event'",
+            shipments,
+            list(event_ids),
+        )
+        found = {r["id"]: r["latest"] for r in rows if r["latest"] is not None}
+        if len(found) != len(rows):
+            return False  # an event of the batch was decided meanwhile
+        return all(found.get(s) == latest for s, latest in expected.items())
+
+    async def lock_licences(
+        self, licence_ids: Iterable[str], licences: Sequence[License], shipments: Sequence[str]
+    ) -> RunningUsage:
+        """Lock ``licence_ids`` (``FOR UPDATE``, id order); their usage as it now stands."""
+        ids = sorted(set(licence_ids))
+        await self._conn.execute(
+            "INSERT INTO screening.licence_locks (license_id)"
+            " SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            ids,
+        )
+        await self._conn.execute(
+            "SELECT license_id FROM screening.licence_locks WHERE license_id = ANY($1::text[])"
+            " ORDER BY license_id FOR UPDATE",
+            ids,
+        )
+        wanted = set(ids)
+        return await _usage(
+            self._conn, [lic for lic in licences if lic.license_id in wanted], shipments
+        )
+
+    async def write(
+        self, settled: Sequence[Settled], existing: Iterable[str], licences: dict[str, License]
+    ) -> None:
+        """Record the decisions; each shipment ends with its last decision's consumption."""
+        last: dict[str, Settled] = {}
+        for item in settled:
+            last[item.decision.shipment_id] = item
+        release = sorted(set(existing) & set(last))
+        if release:
+            await self._conn.execute(
+                "DELETE FROM screening.consumption WHERE shipment_id = ANY($1::text[])", release
+            )
+        await self._conn.execute(
+            "INSERT INTO screening.decisions"
+            " (decision_id, event_id, shipment_id, trigger, outcome, payload)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::text[]) ON CONFLICT (decision_id) DO NOTHING",
+            [s.decision.decision_id for s in settled],
+            [s.decision.event_id for s in settled],
+            [s.decision.shipment_id for s in settled],
+            [s.decision.trigger.value for s in settled],
+            [s.decision.outcome.value for s in settled],
+            [s.payload for s in settled],
+        )
+        rows: list[tuple[str, str, int, Decimal, str, bool, str]] = [
+            (
+                licence_id,
+                s.decision.shipment_id,
+                line_no,
+                stored_amount(amount),
+                unit.value,
+                licences[licence_id].kind is LicenseKind.SINGLE,
+                s.decision.decision_id,
+            )
+            for s in last.values()
+            for licence_id, lines in consumption_of(s.decision).items()
+            for line_no, amount, unit in lines
+        ]
+        if rows:
+            columns = list(zip(*rows, strict=True))
+            await self._conn.execute(
+                "INSERT INTO screening.consumption"
+                " (license_id, shipment_id, line_no, amount, unit, single_use, decision_id)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::numeric[],"
+                " $5::text[], $6::bool[], $7::text[])",
+                *[list(c) for c in columns],
+            )
+        items = list(last.values())
+        await self._conn.execute(
+            "INSERT INTO screening.shipments (shipment_id, exporter_id, latest_decision_id,"
+            " latest_event_id, outcome, cancelled, ship_date, catalogue_version, event,"
+            " source_topic) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::bool[], $7::date[], $8::text[], $9::text[], $10::text[])"
+            " ON CONFLICT (shipment_id) DO UPDATE SET exporter_id = EXCLUDED.exporter_id,"
+            " latest_decision_id = EXCLUDED.latest_decision_id,"
+            " latest_event_id = EXCLUDED.latest_event_id, outcome = EXCLUDED.outcome,"
+            " cancelled = EXCLUDED.cancelled, ship_date = EXCLUDED.ship_date,"
+            " catalogue_version = EXCLUDED.catalogue_version, event = EXCLUDED.event,"
+            " updated_at = now()",
+            [s.decision.shipment_id for s in items],
+            [s.event.exporter.id for s in items],
+            [s.decision.decision_id for s in items],
+            [s.event.event_id for s in items],
+            [s.decision.outcome.value for s in items],
+            [s.event.event_type is EventType.CANCELLED for s in items],
+            [s.event.ship_date for s in items],
+            [s.decision.catalogue_version for s in items],
+            [s.event.model_dump_json() for s in items],
+            [self._source for _ in items],
+        )

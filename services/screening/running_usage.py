@@ -1,0 +1,158 @@
+"""Licence usage for a whole batch, in memory: read once, updated as the batch is decided.
+
+Built from consumption rows grouped per (licence, unit, shipment) — shipment ``None`` for the
+rows of shipments outside the batch, aggregated — so that the usage any one shipment must consult
+(its own consumption excluded, as the engine requires) is computed without another query, and a
+decision taken earlier in the batch is seen by the later ones. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from schemas import Decision, IncompatibleUnitsError, License, LicenseKind, Outcome, Unit, convert
+from services.screening.engine import LicenceUsage
+
+_ZERO = Decimal(0)
+
+
+def stored_amount(amount: Decimal) -> Decimal:
+    """``amount`` as PostgreSQL's ``numeric`` gives it back (no positive exponent: 1E+3 → 1000)."""
+    return amount.quantize(Decimal(1)) if int(amount.as_tuple().exponent) > 0 else amount
+
+
+def tracked(licence: License) -> bool:
+    """Whether usage of ``licence`` matters to a decision (it has a cap or is single-use)."""
+    return licence.max_quantity is not None or licence.kind is LicenseKind.SINGLE
+
+
+@dataclass
+class _Licence:
+    licence: License
+    others: Decimal | None = None
+    """Consumption of the shipments not tracked one by one, in the cap unit (None: no rows)."""
+    by_shipment: dict[str, Decimal | None] = field(default_factory=dict)
+    """Tracked shipments: amount in the cap unit (None: rows, but nothing countable)."""
+
+
+class RunningUsage:
+    """Usage of the tracked licences, per shipment, as the batch goes."""
+
+    def __init__(self, licences: Iterable[License]) -> None:
+        self._licences = {lic.license_id: _Licence(lic) for lic in licences if tracked(lic)}
+
+    @property
+    def licence_ids(self) -> list[str]:
+        return sorted(self._licences)
+
+    def single_ids(self) -> list[str]:
+        return sorted(i for i, e in self._licences.items() if e.licence.kind is LicenseKind.SINGLE)
+
+    def add_row(self, licence_id: str, shipment: str | None, amount: Decimal, unit: Unit) -> None:
+        """One row of the grouped consumption query."""
+        entry = self._licences.get(licence_id)
+        if entry is None:
+            return
+        cap = entry.licence.max_quantity
+        value: Decimal | None = None
+        if cap is not None:
+            try:
+                value = convert(amount, unit, cap.unit)
+            except IncompatibleUnitsError:
+                value = None
+        if shipment is None:
+            if value is not None:
+                entry.others = value if entry.others is None else entry.others + value
+            return
+        before = entry.by_shipment.get(shipment)
+        if value is None:
+            entry.by_shipment.setdefault(shipment, None)
+        else:
+            entry.by_shipment[shipment] = value if before is None else before + value
+
+    def replace(self, other: RunningUsage, licence_ids: Iterable[str]) -> RunningUsage:
+        """A copy of this usage where ``licence_ids`` are taken from ``other`` (fresher)."""
+        copy = RunningUsage([])
+        copy._licences = {
+            i: _Licence(e.licence, e.others, dict(e.by_shipment)) for i, e in self._licences.items()
+        }
+        for licence_id in licence_ids:
+            fresh = other._licences.get(licence_id)
+            if fresh is not None:
+                copy._licences[licence_id] = _Licence(
+                    fresh.licence, fresh.others, dict(fresh.by_shipment)
+                )
+        return copy
+
+    def usage_for(self, shipment_id: str, licence_ids: Iterable[str]) -> LicenceUsage:
+        """What shipments other than ``shipment_id`` consumed of ``licence_ids``."""
+        consumed: dict[str, Decimal] = {}
+        single_used_by: dict[str, str] = {}
+        for licence_id in licence_ids:
+            entry = self._licences.get(licence_id)
+            if entry is None:
+                continue
+            total, users = self._others(entry, shipment_id)
+            if total is not None:
+                consumed[licence_id] = total
+            if entry.licence.kind is LicenseKind.SINGLE and users:
+                single_used_by[licence_id] = min(users)
+        return LicenceUsage(consumed=consumed, single_used_by=single_used_by)
+
+    @staticmethod
+    def _others(entry: _Licence, shipment_id: str) -> tuple[Decimal | None, list[str]]:
+        total = None if entry.others is None else _ZERO + entry.others
+        users: list[str] = []
+        for shipment, amount in entry.by_shipment.items():
+            if shipment == shipment_id:
+                continue
+            users.append(shipment)
+            if amount is not None:
+                total = (_ZERO if total is None else total) + amount
+        return total, users
+
+    def fits(self, decision: Decision) -> bool:
+        """The ledger's check: every licence ``decision`` consumes still has room for it."""
+        for licence_id, lines in consumption_of(decision).items():
+            entry = self._licences.get(licence_id)
+            if entry is None:
+                continue  # neither capped nor single-use: nothing to check
+            total, users = self._others(entry, decision.shipment_id)
+            if entry.licence.kind is LicenseKind.SINGLE and users:
+                return False
+            cap = entry.licence.max_quantity
+            if cap is None:
+                continue
+            wanted = _ZERO
+            try:
+                for _, amount, unit in lines:
+                    wanted += convert(amount, unit, cap.unit)
+            except IncompatibleUnitsError:
+                return False
+            if (total or _ZERO) + wanted > cap.amount:
+                return False
+        return True
+
+    def apply(self, decision: Decision) -> None:
+        """The decision's shipment now consumes what ``decision`` consumes (and nothing else)."""
+        shipment = decision.shipment_id
+        for entry in self._licences.values():
+            entry.by_shipment.pop(shipment, None)
+        for licence_id, lines in consumption_of(decision).items():
+            for _, amount, unit in lines:
+                self.add_row(licence_id, shipment, stored_amount(amount), unit)
+
+
+def consumption_of(decision: Decision) -> Mapping[str, list[tuple[int, Decimal, Unit]]]:
+    """What an approved decision consumes, per licence: (line, amount, unit); holds nothing."""
+    found: dict[str, list[tuple[int, Decimal, Unit]]] = {}
+    if decision.outcome is not Outcome.APPROVE:
+        return found
+    for line in decision.lines:
+        if line.license_id is not None and line.consumed is not None:
+            found.setdefault(line.license_id, []).append(
+                (line.line_no, line.consumed.amount, line.consumed.unit)
+            )
+    return found
