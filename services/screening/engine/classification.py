@@ -38,9 +38,15 @@ NOTHING = Classification()
 
 
 def classify(
-    index: CatalogueIndex, situation: Situation, event: ShipmentEvent, line: CargoLine
+    index: CatalogueIndex,
+    situation: Situation,
+    event: ShipmentEvent,
+    line: CargoLine,
+    recognised: tuple[tuple[int, bool], ...] | None = None,
 ) -> Classification:
-    recognised = recognise(index, line)
+    """Classify a line; ``recognised`` is :func:`recognise` of it when the caller has it."""
+    if recognised is None:
+        recognised = recognise(index, line)
     if not recognised:
         return NOTHING
     result = Classification()

@@ -25,8 +25,9 @@ from schemas.shipment import EventType, ShipmentEvent
 from services.screening.catalogue.model import Catalogue
 from services.screening.engine.classification import classify
 from services.screening.engine.construct import build
-from services.screening.engine.index import index_for
-from services.screening.engine.lines import LicenceState, decide_line, make_reason
+from services.screening.engine.index import Situation, index_for
+from services.screening.engine.lines import LicenceState, decide_line, make_reason, not_controlled
+from services.screening.engine.recognition import recognise
 from services.screening.engine.usage import LicenceUsage
 
 #: Namespace of decision ids (uuid5); never change it, ids of past decisions depend on it.
@@ -70,34 +71,38 @@ def decide(
     ``decided_at``.
     """
     version = catalogue.version
-    holder = event.exporter.id
-    own = [lic for lic in licences if lic.holder_id == holder]
-    if len(own) > 1:
-        own.sort(key=_licence_id)
     lines: list[LineDecision] = []
     reasons: list[Reason] = []
-    if event.event_type is EventType.CANCELLED:
+    own: list[License] | None = None
+    if event.event_type is _CANCELLED:
         message = f"shipment {event.shipment_id} was cancelled; nothing may ship under it"
         reasons.append(make_reason(ReasonCode.SHIPMENT_CANCELLED, None, None, None, message))
-        outcome = Outcome.HOLD
+        outcome = _HOLD
     else:
         index = index_for(catalogue)
-        situation = index.situation(event)
-        state = LicenceState(
-            licences=own,
-            declared=event.declared_licenses,
-            consumed=dict(usage.consumed),
-            single_used_by=usage.single_used_by,
-        )
-        outcome = Outcome.APPROVE
+        # What recognised lines need, computed at the first one (most lines are no item).
+        context: tuple[Situation, LicenceState] | None = None
+        outcome = _APPROVE
         for line in event.lines:
-            found = classify(index, situation, event, line)
-            line_decision, line_reasons = decide_line(event, line, found, state)
+            recognised = recognise(index, line)
+            if not recognised:
+                line_decision, line_reasons = not_controlled(line)
+            else:
+                if context is None:
+                    own = own_licences(licences, event.exporter.id)
+                    context = (index.situation(event), _licence_state(event, own, usage))
+                situation, state = context
+                found = classify(index, situation, event, line, recognised)
+                line_decision, line_reasons = decide_line(event, line, found, state)
             lines.append(line_decision)
             reasons.extend(line_reasons)
-            if line_decision.outcome is Outcome.HOLD:
-                outcome = Outcome.HOLD
-    evidence = _evidence(event, own, usage) if include_evidence else None
+            if line_decision.outcome is _HOLD:
+                outcome = _HOLD
+    evidence = None
+    if include_evidence:
+        if own is None:
+            own = own_licences(licences, event.exporter.id)
+        evidence = _evidence(event, own, usage)
     return build(
         Decision,
         _DECISION_FIELDS,
@@ -120,6 +125,26 @@ def decide(
 
 
 _DECISION_FIELDS = frozenset(Decision.model_fields)
+_CANCELLED = EventType.CANCELLED
+_APPROVE = Outcome.APPROVE
+_HOLD = Outcome.HOLD
+
+
+def own_licences(licences: Sequence[License], holder_id: str) -> list[License]:
+    """The licences of ``holder_id``, by licence id (the order licences are tried in)."""
+    own = [lic for lic in licences if lic.holder_id == holder_id]
+    if len(own) > 1:
+        own.sort(key=_licence_id)
+    return own
+
+
+def _licence_state(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> LicenceState:
+    return LicenceState(
+        licences=own,
+        declared=event.declared_licenses,
+        consumed=dict(usage.consumed),
+        single_used_by=usage.single_used_by,
+    )
 
 
 def _evidence(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> DecisionEvidence:

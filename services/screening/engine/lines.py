@@ -90,7 +90,7 @@ def _reason(code: ReasonCode, line: CargoLine, entry: Entry | None, message: str
 _uncontrolled: dict[int, tuple[LineDecision, list[Reason]]] = {}
 
 
-def _not_controlled(line: CargoLine) -> tuple[LineDecision, list[Reason]]:
+def not_controlled(line: CargoLine) -> tuple[LineDecision, list[Reason]]:
     """The result for a line no measure bears on, which depends on nothing but its number.
 
     Most lines are such lines; their outputs are frozen models, so one instance per line number
@@ -120,7 +120,7 @@ def decide_line(
     The returned reasons list may be shared between calls: read it, do not modify it.
     """
     if found is NOTHING:
-        return _not_controlled(line)
+        return not_controlled(line)
     if found.prohibited:
         return _prohibited(line, found)
     entries = found.controlled + [entry for entry, _ in found.undecided]
@@ -134,7 +134,7 @@ def decide_line(
     if found.below:
         reasons = [_reason(ReasonCode.BELOW_THRESHOLD, line, e, m) for e, m in found.below]
         return _line(line, _APPROVE, False, [], [ReasonCode.BELOW_THRESHOLD]), reasons
-    return _not_controlled(line)
+    return not_controlled(line)
 
 
 def _prohibited(line: CargoLine, found: Classification) -> tuple[LineDecision, list[Reason]]:
