@@ -1,0 +1,121 @@
+"""The load: the demo's realistic event mix, made unique per run, and a paced publisher.
+
+``generate_events`` is reproducible, so its ids repeat from run to run; the ledger and the audit
+store are shared, so every id (event, shipment, licence) gets the run's tag. Repeats inside the
+stream (ERP retries) stay repeats: the mapping is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+
+from schemas import License, ShipmentEvent
+from services.screening.sample_stream import generate_events, sample_licences
+
+_NAMESPACE = uuid.UUID("6f1c2a52-7d0e-4c1e-9d55-5b0d7f3e8a10")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One record to publish: key, value and the event id it carries (None for poison)."""
+
+    key: bytes
+    value: bytes
+    event_id: str | None
+
+
+def _tagged(event: ShipmentEvent, tag: str) -> ShipmentEvent:
+    return event.model_copy(
+        update={
+            "event_id": str(uuid.uuid5(_NAMESPACE, f"{tag}:{event.event_id}")),
+            "shipment_id": f"{event.shipment_id}-{tag}",
+        }
+    )
+
+
+def prepare_events(n: int, tag: str, seed: int = 7) -> list[Prepared]:
+    """``n`` events of the sample mix, serialised, with run-unique ids; keyed by exporter."""
+    out = []
+    for event in generate_events(n, seed=seed):
+        tagged = _tagged(event, tag)
+        out.append(
+            Prepared(
+                tagged.exporter.id.encode(), tagged.model_dump_json().encode(), tagged.event_id
+            )
+        )
+    return out
+
+
+def prepare_licences(tag: str) -> list[License]:
+    """The sample licences, renamed for this run so that caps and single use start fresh."""
+    return [
+        lic.model_copy(update={"license_id": f"{lic.license_id}-{tag}"})
+        for lic in sample_licences()
+    ]
+
+
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type="lz4",
+        max_batch_size=256 * 1024,
+    )
+
+
+@dataclass
+class Published:
+    """Produce times (epoch ms, the record's CreateTime) of the first copy of each event."""
+
+    at_ms: dict[str, int]
+    records: int = 0
+
+
+async def publish(
+    producer: AIOKafkaProducer,
+    topic: str,
+    items: Sequence[Prepared],
+    rate: float | None = None,
+    published: Published | None = None,
+) -> Published:
+    """Publish ``items`` at ``rate`` records/s (None: as fast as possible); waits for acks.
+
+    Each record's CreateTime is stamped by us at send time and kept per event id: it is the
+    "published" end of the end-to-end latencies.
+    """
+    out = published or Published({})
+    futures = []
+    started = time.monotonic()
+    tick = 0.005
+    i = 0
+    while i < len(items):
+        due = (
+            len(items)
+            if rate is None
+            else min(len(items), int((time.monotonic() - started) * rate) + 1)
+        )
+        while i < due:
+            item = items[i]
+            now_ms = int(time.time() * 1000)
+            futures.append(
+                await producer.send(topic, item.value, key=item.key, timestamp_ms=now_ms)
+            )
+            if item.event_id is not None:
+                out.at_ms.setdefault(item.event_id, now_ms)
+            out.records += 1
+            i += 1
+        if rate is not None and i < len(items):
+            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()) or tick)
+        if len(futures) >= 5000:
+            await asyncio.gather(*futures)
+            futures.clear()
+    await asyncio.gather(*futures)
+    return out
