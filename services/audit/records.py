@@ -8,6 +8,7 @@ of the content, so altering any of them breaks the chain just like altering the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,6 @@ from schemas import Decision
 from services.audit.canonical import (
     NotCanonicalError,
     canonical_bytes,
-    canonical_text,
     canonical_timestamp,
     parse_json,
 )
@@ -118,34 +118,53 @@ def pending_record(
     :class:`NotCanonicalError` when the decision cannot be stored canonically.
     """
     envelope = read_envelope(payload)
+    decision_bytes = canonical_bytes(payload)
     _reject_floats(payload)
-    decision_json = canonical_text(payload)
-    if "\\u0000" in decision_json:
+    if b"\\u0000" in decision_bytes:
         # PostgreSQL text and jsonb cannot hold NUL; such a record is rejected, not retried.
         raise NotCanonicalError("the decision contains a NUL character")
+    decided_at = payload.get("decided_at")
+    if not (isinstance(decided_at, str) and _CANONICAL_MOMENT.fullmatch(decided_at)):
+        decided_at = canonical_timestamp(envelope.decided_at)  # the same instant, canonical
     fields: dict[str, Any] = {
+        "catalogue_version": envelope.catalogue_version,
+        "control_ids": envelope.control_ids,
+        "decided_at": decided_at,
+        "decision": _SPLICE,
         "decision_id": envelope.decision_id,
-        "shipment_id": envelope.shipment_id,
         "event_id": envelope.event_id,
         "exporter_id": envelope.exporter_id,
-        "outcome": envelope.outcome.value,
-        "trigger": envelope.trigger.value,
-        "catalogue_version": envelope.catalogue_version,
-        "supersedes": envelope.supersedes,
-        "decided_at": envelope.decided_at,
-        "recorded_at": recorded_at,
-        "source_topic": source.topic,
-        "source_partition": source.partition,
-        "source_offset": source.offset,
-        "reason_codes": envelope.reason_codes,
-        "control_ids": envelope.control_ids,
         "license_ids": envelope.license_ids,
+        "outcome": envelope.outcome.value,
+        "reason_codes": envelope.reason_codes,
+        "recorded_at": _recorded_at(recorded_at),
+        "shipment_id": envelope.shipment_id,
+        "source_offset": source.offset,
+        "source_partition": source.partition,
+        "source_topic": source.topic,
+        "supersedes": envelope.supersedes,
+        "trigger": envelope.trigger.value,
     }
+    # The content with the (large) decision spliced in rather than encoded a second time; the
+    # decision holds no NUL, so the quoted placeholder occurs exactly once.
+    content = canonical_bytes(fields).replace(_QUOTED_SPLICE, decision_bytes, 1)
     return PendingRecord(
-        **{k: v for k, v in fields.items() if not k.startswith("source_")},
+        decision_id=fields["decision_id"],
+        shipment_id=fields["shipment_id"],
+        event_id=fields["event_id"],
+        exporter_id=fields["exporter_id"],
+        outcome=fields["outcome"],
+        trigger=fields["trigger"],
+        catalogue_version=fields["catalogue_version"],
+        supersedes=fields["supersedes"],
+        decided_at=envelope.decided_at,
+        recorded_at=recorded_at,
         source=source,
-        decision_json=decision_json,
-        content=_content_with_decision_text(fields, decision_json),
+        reason_codes=fields["reason_codes"],
+        control_ids=fields["control_ids"],
+        license_ids=fields["license_ids"],
+        decision_json=decision_bytes.decode("utf-8"),
+        content=content,
     )
 
 
@@ -172,17 +191,20 @@ def _reject_floats(value: Any) -> None:
 
 
 _CONTAINERS = (dict, list, float)
+#: A timestamp string that is already in canonical form (UTC, microseconds, ``Z``).
+_CANONICAL_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
 _SPLICE = "\x00decision\x00"
-_QUOTED_SPLICE = canonical_text(_SPLICE)
+_QUOTED_SPLICE = canonical_bytes(_SPLICE)
+_recorded_at_text: tuple[datetime | None, str] = (None, "")
 
 
-def _content_with_decision_text(fields: dict[str, Any], decision_json: str) -> bytes:
-    """Same bytes as :func:`content_of`, without encoding the (large) decision a second time.
-
-    The decision is known to hold no NUL, so the quoted placeholder occurs exactly once.
-    """
-    fields = {**fields, "decision": _SPLICE}
-    for key in ("decided_at", "recorded_at"):
-        fields[key] = canonical_timestamp(fields[key])
-    text = canonical_text(fields)
-    return text.replace(_QUOTED_SPLICE, decision_json, 1).encode("utf-8")
+def _recorded_at(moment: datetime) -> str:
+    """``canonical_timestamp`` of the batch's ``recorded_at``, remembered across its records."""
+    global _recorded_at_text
+    last, text = _recorded_at_text
+    if last is not moment:
+        text = canonical_timestamp(moment)
+        _recorded_at_text = (moment, text)
+    return text

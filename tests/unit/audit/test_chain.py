@@ -89,3 +89,20 @@ def test_floats_and_nul_characters_are_refused() -> None:
         pending_record({**payload, "extra": 1.5}, SOURCE, NOW)
     with pytest.raises(NotCanonicalError):
         pending_record({**payload, "shipment_id": "SHP\x00"}, SOURCE, NOW)
+
+
+@pytest.mark.parametrize(
+    "decided_at",
+    [
+        "2026-03-01T08:15:01.123000Z",  # already canonical: used as published
+        "2026-03-01T10:15:01.123+02:00",  # another offset, milliseconds only
+        "2026-03-01T08:15:01Z",  # no fraction
+    ],
+)
+def test_the_content_is_the_canonical_json_of_the_stored_fields(decided_at: str) -> None:
+    payload = {**make_decision(8).model_dump(mode="json"), "decided_at": decided_at}
+    record = pending_record(payload, SOURCE, NOW)
+    stored = dict(zip(RECORD_COLUMNS, record.row(1, GENESIS_HASH, GENESIS_HASH), strict=True))
+    assert record.content == content_of(stored)
+    assert b'"decided_at":"2026-03-01T08:15:01.' in record.content
+    assert b'"recorded_at":"2026-03-01T00:00:01.000250Z"' in record.content
