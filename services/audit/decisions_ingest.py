@@ -7,6 +7,9 @@ its transaction committed (docs/adr/0010-audit-consumer-loop.md).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from services.audit.store import BatchResult, Rejected, write_batch
 from services.common.logging import get_logger
 
 log = get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)  # the level configure_logging() sets
 
 
 @dataclass
@@ -70,56 +74,113 @@ class DecisionsIngest:
         self._poll_timeout_ms = poll_timeout_ms
         self._backoff = backoff or Backoff()
         self._on_db_state = on_db_state
+        self._in_flight: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
-        """Poll, write and commit one batch; returns the number of records read."""
+        """Poll and decode one batch while the previous one is in the database; returns its size.
+
+        One batch at most is in flight. It is written in one transaction and only then are its
+        offsets committed; the next batch's write starts after that. So the chain is extended
+        in poll order and no offset is committed before its records (docs/adr/0010-…). What
+        overlaps is this batch's polling and decoding with the database's work on the previous
+        batch: its COPY rows have been sent when this method returns.
+        """
         batch = await self._consumer.getmany(
             timeout_ms=self._poll_timeout_ms, max_records=self._batch_max
         )
         messages = [msg for msgs in batch.values() for msg in msgs]
         if not messages:
+            await self.flush()
             await self._update_lag()
             return 0
-        started = time.perf_counter()
-        result = await self._write(decode_batch(messages))
-        self._metrics.write_latency.observe(time.perf_counter() - started)
-        self._metrics.batch_size.observe(len(messages))
-        self._record(result)
-        await self._commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
+        offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
+        decoded = decode_batch(messages)
+        await self.flush()
+        sent = asyncio.Event()
+        self._in_flight = asyncio.create_task(
+            self._write_and_commit(decoded, offsets, len(messages), sent),
+            name="audit-batch-write",
+        )
+        await sent.wait()
         await self._update_lag()
         return len(messages)
 
     async def flush(self) -> None:
-        """Finish the batch in flight, if any (written, then its offsets committed)."""
+        """Finish the batch in flight, if any (written, then its offsets committed).
+
+        Raises what writing it raised: a batch that can be neither written nor rejected stops
+        the service, and the batch polled after it is never committed either.
+        """
+        task, self._in_flight = self._in_flight, None
+        if task is not None:
+            await task
 
     async def close(self) -> None:
-        """Stop without waiting: a batch in flight is abandoned uncommitted (it is re-read)."""
+        """Stop without waiting: a batch in flight is cancelled before its offsets are committed.
+
+        Its transaction either rolled back or committed; either way its records are read again
+        by the next owner of the partitions and dropped as duplicates where already stored.
+        """
+        task, self._in_flight = self._in_flight, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _write_and_commit(
+        self,
+        decoded: _Decoded,
+        offsets: dict[TopicPartition, int],
+        count: int,
+        sent: asyncio.Event,
+    ) -> None:
+        try:
+            started = time.perf_counter()
+            result = await self._write(decoded, sent.set)
+            self._metrics.write_latency.observe(time.perf_counter() - started)
+            self._metrics.batch_size.observe(count)
+            self._record(result)
+            await self._commit(offsets)
+        finally:
+            sent.set()
 
     async def _write_once(
-        self, records: list[PendingRecord], rejected: list[Rejected]
+        self,
+        records: list[PendingRecord],
+        rejected: list[Rejected],
+        on_sent: Callable[[], None] | None = None,
     ) -> BatchResult:
         async with self._pool.acquire() as conn:
-            result = await write_batch(conn, records, rejected)
+            result = await write_batch(conn, records, rejected, on_sent=on_sent)
         self._on_db_state(True)
         return result
 
     async def _write_retrying(
-        self, records: list[PendingRecord], rejected: list[Rejected], what: str
+        self,
+        records: list[PendingRecord],
+        rejected: list[Rejected],
+        what: str,
+        on_sent: Callable[[], None] | None = None,
     ) -> BatchResult:
         def on_retry(_exc: BaseException) -> None:
             self._metrics.write_retries.inc()
             self._on_db_state(False)
 
         return await retry_transient(
-            lambda: self._write_once(records, rejected),
+            lambda: self._write_once(records, rejected, on_sent),
             backoff=self._backoff,
             what=what,
             on_retry=on_retry,
         )
 
-    async def _write(self, decoded: _Decoded) -> BatchResult:
+    async def _write(
+        self, decoded: _Decoded, on_sent: Callable[[], None] | None = None
+    ) -> BatchResult:
         try:
-            return await self._write_retrying(decoded.records, decoded.rejected, "decision batch")
+            return await self._write_retrying(
+                decoded.records, decoded.rejected, "decision batch", on_sent
+            )
         except Exception as exc:  # the store refused something: find the record(s) it refuses
             log.error("batch refused, writing record by record", error=str(exc))
         return await self._write_one_by_one(decoded)
@@ -150,7 +211,8 @@ class DecisionsIngest:
         m.records.labels("rejected").inc(result.rejected)
         if result.head is not None:
             m.chain_head.set(result.head.seq)
-        for record in result.inserted:
+        # Guarded: structlog runs its processors even for a level the handler then drops.
+        for record in result.inserted if _stdlib_log.isEnabledFor(logging.DEBUG) else ():
             log.debug(
                 "decision recorded",
                 decision_id=record.decision_id,

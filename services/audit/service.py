@@ -145,9 +145,15 @@ class AuditService:
             log.info("audit service stopped")
 
     async def _decisions_loop(self, ingest: DecisionsIngest) -> None:
-        # The batch in flight finishes (written and committed) before the loop sees the stop.
-        while not self.stopping.is_set():
-            await ingest.run_once()
+        # A batch is written while the next one is decoded; when the loop sees the stop, the
+        # batch in flight is finished (written, offsets committed). When the loop is cancelled
+        # instead, it is abandoned before its offsets are committed, and read again later.
+        try:
+            while not self.stopping.is_set():
+                await ingest.run_once()
+            await ingest.flush()
+        finally:
+            await ingest.close()
 
     async def _ping_loop(self, pool: asyncpg.Pool) -> None:
         while not self.stopping.is_set():

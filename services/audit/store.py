@@ -11,6 +11,7 @@ transaction and the batch is retried. See docs/adr/0011-hash-chain-under-advisor
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -95,8 +96,14 @@ async def write_batch(
     conn: Conn,
     records: list[PendingRecord],
     rejected: list[Rejected] | None = None,
+    *,
+    on_sent: Callable[[], None] | None = None,
 ) -> BatchResult:
-    """Insert ``records`` (idempotent on decision_id) and ``rejected`` in one transaction."""
+    """Insert ``records`` (idempotent on decision_id) and ``rejected`` in one transaction.
+
+    ``on_sent`` is called once the rows have been handed to the connection, while the database
+    is still working on them (and before the commit): the caller may prepare the next batch.
+    """
     result = BatchResult()
     rejected = rejected or []
     async with conn.transaction():
@@ -113,8 +120,13 @@ async def write_batch(
             head = ChainHead(seq, digest)
         if rows:
             await conn.copy_records_to_table(
-                "decision_records", schema_name="audit", columns=RECORD_COLUMNS, records=rows
+                "decision_records",
+                schema_name="audit",
+                columns=RECORD_COLUMNS,
+                records=rows if on_sent is None else _then(rows, on_sent),
             )
+        elif on_sent is not None:
+            on_sent()
         if rejected:
             await conn.executemany(_INSERT_REJECTED, [_rejected_args(r) for r in rejected])
     result.inserted = fresh
@@ -122,6 +134,13 @@ async def write_batch(
     result.rejected = len(rejected)
     result.head = head
     return result
+
+
+async def _then(rows: list[tuple[Any, ...]], callback: Callable[[], None]) -> AsyncIterator[Any]:
+    """``rows``, then ``callback()`` once the last one has been taken."""
+    for row in rows:
+        yield row
+    callback()
 
 
 def _rejected_args(r: Rejected) -> tuple[object, ...]:
