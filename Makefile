@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down status reset test check demo
+.PHONY: help venv up down status reset test check demo bench chaos
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,3 +55,11 @@ bench-engine: $(STAMP)  ## decisions/s of the pure screening engine, catalogue a
 
 bench-audit: $(STAMP)  ## audit records/s persisted (decode, chain, COPY) next to a raw COPY of the same rows
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit 20000
+
+BENCH_ARGS ?=
+bench: $(STAMP)  ## end-to-end load benchmark (throughput, latency at 200/1k/5k per s, audit) + baselines
+	@$(PY) -m deploy.local run -- $(PY) -m benchmarks $(BENCH_ARGS)
+
+CHAOS_ARGS ?=
+chaos: $(STAMP)  ## reliability suite at full size: kill -9, broker restart, PostgreSQL outage, poison
+	LODESTONE_CHAOS_SCALE=full $(PY) -m pytest tests/chaos -m chaos -v $(CHAOS_ARGS)

@@ -20,8 +20,13 @@ class DecisionCollector:
     shipment event; ``times_ms`` holds the timestamp of every decision record.
     """
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, partitions: int, *, keep_payloads: bool = False
+    ) -> None:
         self._bootstrap = bootstrap
+        self._keep = keep_payloads
+        self.payloads: dict[str, bytes] = {}
+        """decision_id -> the decision's bytes (only with ``keep_payloads``)."""
         self._partitions = partitions
         self._consumer: AIOKafkaConsumer | None = None
         self._topic = topic
@@ -58,6 +63,8 @@ class DecisionCollector:
         self.times_ms.append(timestamp)
         decision_id = decision["decision_id"]
         self.decision_ids.add(decision_id)
+        if self._keep:
+            self.payloads.setdefault(decision_id, value)
         if decision.get("trigger") == "shipment_event":
             event_id = decision["event_id"]
             self.decision_of[event_id].add(decision_id)
