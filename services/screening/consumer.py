@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ class _Outputs:
 
     records: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
     decision_ids: list[str] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    """New decisions by outcome, re-emitted ones as ``duplicate`` (the per-batch log line)."""
+    dead_letters: int = 0
 
 
 class _FinishBatchBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -122,6 +125,7 @@ class ShipmentConsumer:
         ]
         events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
         results = iter(await self._screen(events))
+        now = time.time()
         for record, parsed in items:
             if isinstance(parsed, Rejected):
                 self._add_dead_letter(outputs, record, parsed)
@@ -134,7 +138,7 @@ class ShipmentConsumer:
                     log.error("event could not be decided; dead-lettered", error=repr(result))
                 self._add_dead_letter(outputs, record, Rejected(PROCESSING_ERROR, repr(result)))
             else:
-                self._add_decision(outputs, result, record)
+                self._add_decision(outputs, result, record, now)
         await retry_transient(
             lambda: self._send_all(outputs),
             stage="produce",
@@ -151,9 +155,11 @@ class ShipmentConsumer:
         )
         await self._commit(batch)
         self.batches += 1
-        log.debug(
+        log.info(
             "batch done",
             records=len(items),
+            dead_letters=outputs.dead_letters,
+            **outputs.outcomes,
             seconds=round(time.monotonic() - started, 4),
         )
 
@@ -213,25 +219,30 @@ class ShipmentConsumer:
                 log.exception("event could not be decided; dead-lettered")
                 return exc
 
-    def _add_decision(self, out: _Outputs, screened: Screened, record: ConsumerRecord) -> None:
+    def _add_decision(
+        self, out: _Outputs, screened: Screened, record: ConsumerRecord, now: float
+    ) -> None:
         out.records.append(
             (self._topics.decisions, screened.shipment_id.encode(), screened.payload.encode())
         )
         out.decision_ids.append(screened.decision_id)
-        latency = max(0.0, time.time() - record.timestamp / 1000) if record.timestamp else None
         if screened.decision is not None:
+            out.outcomes[screened.decision.outcome.value] += 1
             self._metrics.observe_decision(screened.decision)
-            if latency is not None:
-                self._metrics.latency.observe(latency)
-            log.info(
+            if record.timestamp:
+                self._metrics.latency.observe(max(0.0, now - record.timestamp / 1000))
+            log.debug(  # per event: off at the default level; the batch line sums it up
                 "decided",
+                shipment_id=screened.shipment_id,
                 outcome=screened.decision.outcome.value,
                 decision_id=screened.decision_id,
-                reasons=sorted({r.code.value for r in screened.decision.reasons}),
             )
         else:
-            log.info(
-                "duplicate event; stored decision re-emitted", decision_id=screened.decision_id
+            out.outcomes["duplicate"] += 1
+            log.debug(
+                "duplicate event; stored decision re-emitted",
+                shipment_id=screened.shipment_id,
+                decision_id=screened.decision_id,
             )
 
     def _add_dead_letter(self, out: _Outputs, record: ConsumerRecord, rejected: Rejected) -> None:
@@ -247,6 +258,7 @@ class ShipmentConsumer:
         out.records.append(
             (self._topics.dead_letters, record.key, letter.model_dump_json().encode())
         )
+        out.dead_letters += 1
         self._metrics.dead_letters.labels(rejected.error_type).inc()
         log.warning(
             "dead-lettered",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from schemas import Decision
@@ -69,7 +71,20 @@ class ScreeningMetrics:
             "lodestone_screening_ready", "1 when reference data is loaded.", registry=r
         )
 
+        # labelled children, looked up once: ``labels()`` costs more than ``inc()`` per event
+        self._decision_children: dict[tuple[Any, Any], Any] = {}
+        self._reason_children: dict[Any, Any] = {}
+
     def observe_decision(self, decision: Decision) -> None:
-        self.decisions.labels(decision.outcome.value, decision.trigger.value).inc()
+        key = (decision.outcome, decision.trigger)
+        child = self._decision_children.get(key)
+        if child is None:
+            child = self.decisions.labels(decision.outcome.value, decision.trigger.value)
+            self._decision_children[key] = child
+        child.inc()
         for reason in decision.reasons:
-            self.reasons.labels(reason.code.value).inc()
+            counter = self._reason_children.get(reason.code)
+            if counter is None:
+                counter = self.reasons.labels(reason.code.value)
+                self._reason_children[reason.code] = counter
+            counter.inc()
