@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="throughput backlog size")
     parser.add_argument("--rates", default="200,1000,5000", help="offered rates, events/s")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="profile screening into this .pyisession"
+    )
     parser.add_argument("--out", type=Path, default=Path(".bench/results.json"))
     args = parser.parse_args(argv)
     if "LODESTONE_KAFKA_BOOTSTRAP" not in os.environ:
@@ -37,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         throughput_events=args.events,
         rates=tuple(int(r) for r in args.rates.split(",") if r),
         duration_s=args.duration,
+        profile=args.profile,
     )
     base_env = {k: v for k, v in os.environ.items() if k.startswith("LODESTONE_")}
 

@@ -95,6 +95,7 @@ class Pipeline:
         prefix: str = "bench",
         tag: str | None = None,
         extra_env: dict[str, str] | None = None,
+        screening_wrapper: list[str] | None = None,
     ) -> None:
         self.tag = tag or uuid.uuid4().hex[:10]
         self.workdir = workdir / self.tag
@@ -104,7 +105,7 @@ class Pipeline:
         self.env = self._environment(extra_env or {})
         self.screening = ServiceProcess(
             "screening",
-            [LODESTONE, "screening", "run"],
+            [*(screening_wrapper or []), LODESTONE, "screening", "run"],
             {**self.env, "LODESTONE_SCREENING_METRICS_PORT": str(port := free_port())},
             self.workdir / "screening.log",
             port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class BenchConfig:
     partitions: int = 6
     seed: int = 7
     workdir: Path = Path(".bench/runs")
+    profile: Path | None = None
+    """Run screening under pyinstrument and write its session here (``.pyisession``)."""
 
 
 @dataclass
@@ -47,7 +50,11 @@ class Bench:
     def __init__(self, base_env: dict[str, str], config: BenchConfig, say: Say) -> None:
         self.config = config
         self.say = say
-        self.pipeline = Pipeline(base_env, config.workdir)
+        wrapper = None
+        if config.profile is not None:
+            pyinstrument = str(Path(sys.executable).with_name("pyinstrument"))
+            wrapper = [pyinstrument, "-r", "pyisession", "-o", str(config.profile.resolve())]
+        self.pipeline = Pipeline(base_env, config.workdir, screening_wrapper=wrapper)
         self.collector = DecisionCollector(
             self.pipeline.bootstrap, self.pipeline.topics.decisions, config.partitions
         )

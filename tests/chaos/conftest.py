@@ -1,6 +1,8 @@
 """A runtime of its own for the reliability suite, so that stopping its broker or database
-never disturbs other tests: Kafka on 39092/39093 and PostgreSQL on 55732, data in
+never disturbs other tests: Kafka on 29092/29093 and PostgreSQL on 25432, data in
 ``.local/chaos/``. Started once per session (if not running) and stopped at the end if started.
+The ports lie below Linux's ephemeral range (32768-60999): a restarted broker must be able to
+bind its port again while clients reconnect from ephemeral ports.
 
 ``LODESTONE_CHAOS_SCALE=full`` (``make chaos``) runs longer streams and a longer outage than
 the bounded form that ``make test`` runs.
@@ -57,9 +59,9 @@ def chaos_config() -> RuntimeConfig:
     return dataclasses.replace(
         RuntimeConfig.from_env(),
         local_dir=Path(os.environ.get("LODESTONE_CHAOS_LOCAL_DIR", REPO_ROOT / ".local" / "chaos")),
-        kafka_port=int(os.environ.get("LODESTONE_CHAOS_KAFKA_PORT", "39092")),
-        kafka_controller_port=int(os.environ.get("LODESTONE_CHAOS_KAFKA_CONTROLLER_PORT", "39093")),
-        pg_port=int(os.environ.get("LODESTONE_CHAOS_PG_PORT", "55732")),
+        kafka_port=int(os.environ.get("LODESTONE_CHAOS_KAFKA_PORT", "29092")),
+        kafka_controller_port=int(os.environ.get("LODESTONE_CHAOS_KAFKA_CONTROLLER_PORT", "29093")),
+        pg_port=int(os.environ.get("LODESTONE_CHAOS_PG_PORT", "25432")),
     )
 
 
