@@ -42,7 +42,8 @@ class Topics:
 class _Outputs:
     """What a batch sends, in order, and the decision ids to mark as published."""
 
-    records: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+    records: list[tuple[str, bytes | None, bytes, str | None]] = field(default_factory=list)
+    """(topic, key, value, correlation id)"""
     decision_ids: list[str] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     """New decisions by outcome, re-emitted ones as ``duplicate`` (the per-batch log line)."""
@@ -223,7 +224,12 @@ class ShipmentConsumer:
         self, out: _Outputs, screened: Screened, record: ConsumerRecord, now: float
     ) -> None:
         out.records.append(
-            (self._topics.decisions, screened.shipment_id.encode(), screened.payload.encode())
+            (
+                self._topics.decisions,
+                screened.shipment_id.encode(),
+                screened.payload.encode(),
+                screened.decision_id,
+            )
         )
         out.decision_ids.append(screened.decision_id)
         if screened.decision is not None:
@@ -256,7 +262,7 @@ class ShipmentConsumer:
             failed_at=utc_now(),
         )
         out.records.append(
-            (self._topics.dead_letters, record.key, letter.model_dump_json().encode())
+            (self._topics.dead_letters, record.key, letter.model_dump_json().encode(), None)
         )
         out.dead_letters += 1
         self._metrics.dead_letters.labels(rejected.error_type).inc()
@@ -269,9 +275,8 @@ class ShipmentConsumer:
         )
 
     async def _send_all(self, outputs: _Outputs) -> None:
-        futures = [
-            await self._publisher.send(topic, key, value) for topic, key, value in outputs.records
-        ]
+        send = self._publisher.send
+        futures = [await send(*record) for record in outputs.records]
         await asyncio.gather(*futures)
 
     async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:

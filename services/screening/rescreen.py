@@ -132,8 +132,8 @@ class Rescreener:
 
         async def send_all() -> None:
             futures = [
-                await self._publisher.send(self._topics.decisions, s.encode(), p.encode())
-                for _, s, p in decisions
+                await self._publisher.send(self._topics.decisions, s.encode(), p.encode(), d)
+                for d, s, p in decisions
             ]
             await asyncio.gather(*futures)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from schemas import Decision, EndUse, EventType, Outcome, ReasonCode, Trigger
 from tests.integration.screening.catalogues import controls_catalogue
@@ -63,3 +66,34 @@ async def test_compressed_input_is_read(pipeline: Pipeline, compression: str) ->
         out = await pipeline.decisions(until=lambda ds: len(ds) >= len(events))
     assert {d.event_id for d in out} == {e.event_id for e in events}
     assert all(d.outcome is Outcome.APPROVE for d in out)
+
+
+async def test_decision_records_carry_key_and_headers(pipeline: Pipeline) -> None:
+    """Key = shipment id; ``content-type`` JSON and the decision id as ``correlation_id``."""
+    exporter = pipeline.exporter()
+    await pipeline.publish_catalogue(controls_catalogue())
+    events = [event(exporter, samarium_kg=None, copper_t=str(n + 1)) for n in range(5)]
+    consumer = AIOKafkaConsumer(
+        pipeline.settings.topic_decisions,
+        bootstrap_servers=pipeline.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    raw: list[ConsumerRecord] = []
+    async with running(pipeline):
+        await pipeline.publish_events(events)
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + 30
+            while len(raw) < len(events) and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                raw += [r for rs in batch.values() for r in rs]
+        finally:
+            await consumer.stop()
+    assert len(raw) == len(events)
+    for r in raw:
+        decision = Decision.model_validate_json(r.value)
+        assert r.key == decision.shipment_id.encode()
+        headers = dict(r.headers)
+        assert headers["content-type"] == b"application/json"
+        assert headers["correlation_id"] == decision.decision_id.encode()
