@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from pydantic import ValidationError
 
 from schemas import MAX_EVENT_BYTES, DeadLetter, EventType, ShipmentEvent, SourceCoordinates
@@ -24,6 +26,7 @@ SCHEMA_VIOLATION = "schema_violation"
 PROCESSING_ERROR = "processing_error"
 
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def parse_record(value: bytes | None) -> ShipmentEvent | Rejected:
     if len(value) > MAX_EVENT_BYTES:
         return Rejected(OVERSIZED, f"{len(value)} bytes exceed the limit of {MAX_EVENT_BYTES}")
     try:
-        raw = json.loads(value)
+        raw = _loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Rejected(INVALID_JSON, str(exc))
     if not isinstance(raw, dict):
@@ -53,6 +56,22 @@ def parse_record(value: bytes | None) -> ShipmentEvent | Rejected:
         return ShipmentEvent.model_validate(raw)
     except ValidationError as exc:
         return Rejected(SCHEMA_VIOLATION, _summarise(exc))
+
+
+def _loads(value: bytes) -> object:
+    """``json.loads(value)``, through orjson (several times faster) where the result is the same.
+
+    orjson parses the same documents to the same objects except that it rejects what JSON does
+    not allow but ``json`` accepts (NaN, Infinity, a BOM, lone surrogates: those take the
+    ``json`` path, as do its error messages) and turns integers beyond 64 bits into floats (a
+    run of 19 or more digits takes the ``json`` path).
+    """
+    if _LONG_DIGITS.search(value) is None:
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(value)
 
 
 def _summarise(exc: ValidationError, limit: int = 10) -> str:

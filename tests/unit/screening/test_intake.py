@@ -60,3 +60,45 @@ def test_dead_letter_keeps_original_bytes_and_coordinates() -> None:
     assert letter.source.offset == 41
     assert letter.source.key_base64
     assert base64.b64decode(letter.source.key or "") == b"\xff\x00"
+
+
+def _reference(value: bytes) -> ShipmentEvent | str:
+    """What ``json.loads`` then validation gives (the fast parse must agree with it)."""
+    try:
+        return ShipmentEvent.model_validate(json.loads(value))
+    except ValueError as exc:  # JSONDecodeError, ValidationError
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"quantity":"1"', '"quantity":1.0'),  # a float keeps its repr: Decimal("1.0")
+        ('"quantity":"1"', '"quantity":5E2'),
+        ('"quantity":"1"', '"quantity":0.1'),
+        ('"quantity":"1"', '"quantity":12345678901234567890123'),  # beyond 64 bits: exact
+        ('"quantity":"1"', '"quantity":123456789012345678901234567890'),  # too many digits
+        ('"quantity":"1"', '"quantity":NaN'),  # not JSON, but the json module reads it
+        ('"quantity":"1"', '"quantity":1e400'),
+        ('"description":"', '"description":"\\ud800'),  # a lone surrogate
+    ],
+)
+def test_parsing_matches_the_json_module(old: str, new: str) -> None:
+    raw = json.loads(_valid())
+    raw["lines"][0]["quantity"] = "1"
+    text = json.dumps(raw, separators=(",", ":"))
+    assert old in text
+    value = text.replace(old, new, 1).encode()
+    result, expected = parse_record(value), _reference(value)
+    if isinstance(expected, ShipmentEvent):
+        assert isinstance(result, ShipmentEvent)
+        assert result.model_dump_json() == expected.model_dump_json()
+    else:
+        assert isinstance(result, Rejected)
+
+
+def test_a_byte_order_mark_is_read_as_before() -> None:
+    value = b"\xef\xbb\xbf" + _valid()
+    expected = _reference(value)
+    result = parse_record(value)
+    assert type(result) is (ShipmentEvent if isinstance(expected, ShipmentEvent) else Rejected)
