@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +25,9 @@ SCHEMA_VIOLATION = "schema_violation"
 PROCESSING_ERROR = "processing_error"
 
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
-_LONG_DIGITS = re.compile(rb"\d{19}")
+#: every digit → ``0``, anything else → a space: a run of 19 digits is then a substring search
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_NINETEEN_DIGITS = b"0" * 19
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _loads(value: bytes) -> object:
     ``json`` path, as do its error messages) and turns integers beyond 64 bits into floats (a
     run of 19 or more digits takes the ``json`` path).
     """
-    if _LONG_DIGITS.search(value) is None:
+    if _NINETEEN_DIGITS not in value.translate(_DIGITS_AS_ZEROS):  # faster than a regex
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
