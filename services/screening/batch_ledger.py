@@ -84,6 +84,8 @@ class Settled:
     event: ShipmentEvent
     decision: Decision
     payload: str
+    event_json: str | None = None
+    """``event.model_dump_json()`` if already at hand."""
 
 
 class BatchTransaction:
@@ -204,6 +206,6 @@ class BatchTransaction:
             [s.event.event_type is EventType.CANCELLED for s in items],
             [s.event.ship_date for s in items],
             [s.decision.catalogue_version for s in items],
-            [s.event.model_dump_json() for s in items],
+            [s.event_json or s.event.model_dump_json() for s in items],
             [self._source for _ in items],
         )

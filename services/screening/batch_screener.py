@@ -21,6 +21,7 @@ from schemas import Decision, License, ShipmentEvent, Trigger, utc_now
 from services.common.logging import get_logger
 from services.screening.batch_ledger import BatchTransaction, Settled, Snapshot, read_snapshot
 from services.screening.catalogue import Catalogue
+from services.screening.decision_json import DecisionEncoder
 from services.screening.engine import decide
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
@@ -49,6 +50,8 @@ class _Planned:
     error: Exception | None = None
     duplicate_of: _Planned | None = None
     stored: str | None = None
+    event_json: str | None = None
+    """``event.model_dump_json()``, once: in the decision's evidence and the shipment's row."""
 
 
 class BatchScreener:
@@ -96,6 +99,7 @@ class BatchScreener:
         latest: dict[str, str | None] = dict(snapshot.latest)
         plans: list[_Planned] = []
         first: dict[str, _Planned] = {}
+        encoder = DecisionEncoder()
         for e in events:
             plan = _Planned(e, self._clock(), latest.get(e.shipment_id))
             plans.append(plan)
@@ -105,18 +109,23 @@ class BatchScreener:
             if e.event_id in first:
                 plan.duplicate_of = first[e.event_id]
                 continue
-            self._decide(plan, licences[e.exporter.id], usage, catalogue)
+            self._decide(plan, licences[e.exporter.id], usage, catalogue, encoder)
             if plan.decision is not None:
                 first[e.event_id] = plan
                 usage.apply(plan.decision)
                 latest[e.shipment_id] = plan.decision.decision_id
         new = [p for p in plans if p.decision is not None]
         if new:
-            await self._settle(new, snapshot, licences, every, lock_more, catalogue)
+            await self._settle(new, snapshot, licences, every, lock_more, catalogue, encoder)
         return [self._result(p) for p in plans]
 
     def _decide(
-        self, plan: _Planned, candidates: list[License], usage: RunningUsage, catalogue: Catalogue
+        self,
+        plan: _Planned,
+        candidates: list[License],
+        usage: RunningUsage,
+        catalogue: Catalogue,
+        encoder: DecisionEncoder,
     ) -> None:
         e = plan.event
         try:
@@ -129,7 +138,9 @@ class BatchScreener:
                 trigger=Trigger.SHIPMENT_EVENT,
                 supersedes=plan.supersedes,
             )
-            plan.payload = plan.decision.model_dump_json()
+            if plan.event_json is None:
+                plan.event_json = e.model_dump_json()
+            plan.payload = encoder.encode(plan.decision, e, plan.event_json)
         except Exception as exc:  # a defect, not the input's: the event is dead-lettered
             plan.decision, plan.error = None, exc
 
@@ -141,6 +152,7 @@ class BatchScreener:
         every: dict[str, License],
         lock_more: set[str],
         catalogue: Catalogue,
+        encoder: DecisionEncoder,
     ) -> None:
         expected: dict[str, str | None] = {}
         for p in new:
@@ -157,9 +169,13 @@ class BatchScreener:
                 raise _RestartError()
             if to_lock:
                 fresh = await tx.lock_licences(to_lock, list(every.values()), sorted(expected))
-                self._recheck(new, snapshot, fresh, to_lock, licences, catalogue)
+                self._recheck(new, snapshot, fresh, to_lock, licences, catalogue, encoder)
             await tx.write(
-                [Settled(p.event, p.decision, p.payload) for p in new if p.decision and p.payload],
+                [
+                    Settled(p.event, p.decision, p.payload, p.event_json)
+                    for p in new
+                    if p.decision and p.payload
+                ],
                 existing=snapshot.latest,
                 licences=every,
             )
@@ -172,6 +188,7 @@ class BatchScreener:
         locked: set[str],
         licences: dict[str, list[License]],
         catalogue: Catalogue,
+        encoder: DecisionEncoder,
     ) -> None:
         """Walk the batch again on the locked truth; re-decide what no longer fits."""
         usage = snapshot.usage.replace(fresh, locked)
@@ -179,7 +196,7 @@ class BatchScreener:
             assert p.decision is not None
             if not usage.fits(p.decision):
                 self._metrics.ledger_conflicts.inc()
-                self._decide(p, licences[p.event.exporter.id], usage, catalogue)
+                self._decide(p, licences[p.event.exporter.id], usage, catalogue, encoder)
                 if p.decision is None:  # the engine failed this time: start over
                     raise _RestartError()
                 outside = set(consumption_of(p.decision)) - locked
