@@ -10,7 +10,10 @@ without them is rejected (kept in ``audit.rejected_records``). Full validation a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeGuard
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -87,3 +90,157 @@ class DecisionEnvelope(BaseModel):
 def read_envelope(payload: Any) -> DecisionEnvelope:
     """Validate the indexed fields of a parsed decision (raises ``ValidationError``)."""
     return DecisionEnvelope.model_validate(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """The indexed fields of a decision, as the store keeps them (lists sorted and unique)."""
+
+    decision_id: str
+    shipment_id: str
+    event_id: str
+    exporter_id: str
+    outcome: str
+    trigger: str
+    catalogue_version: str
+    supersedes: str | None
+    decided_at: datetime
+    reason_codes: list[str]
+    control_ids: list[str]
+    license_ids: list[str]
+
+
+def read_indexed(payload: dict[str, Any]) -> Indexed:
+    """The indexed fields of a parsed decision (raises ``ValidationError`` as the model does).
+
+    Decisions as the screening service publishes them are read by plain dict access with exact
+    type checks. Anything that check does not accept as it stands (a missing or malformed field,
+    but also an input :class:`DecisionEnvelope` would coerce, such as a timestamp with an offset)
+    is handed to :class:`DecisionEnvelope`, which accepts or rejects it with its own error, so
+    what is accepted, the values read and the errors are exactly the model's.
+    """
+    indexed = _read_plain(payload)
+    if indexed is not None:
+        return indexed
+    envelope = read_envelope(payload)
+    return Indexed(
+        decision_id=envelope.decision_id,
+        shipment_id=envelope.shipment_id,
+        event_id=envelope.event_id,
+        exporter_id=envelope.exporter_id,
+        outcome=envelope.outcome.value,
+        trigger=envelope.trigger.value,
+        catalogue_version=envelope.catalogue_version,
+        supersedes=envelope.supersedes,
+        decided_at=envelope.decided_at,
+        reason_codes=envelope.reason_codes,
+        control_ids=envelope.control_ids,
+        license_ids=envelope.license_ids,
+    )
+
+
+_OUTCOMES = frozenset(o.value for o in Outcome)
+_TRIGGERS = frozenset(t.value for t in Trigger)
+_ABSENT: list[Any] = []  # never mutated: stands for a list field that is not there
+#: Timestamps read without the model: UTC (``Z``), whole seconds, milliseconds or microseconds.
+_PLAIN_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3}|\.[0-9]{6})?Z"
+)
+_INT64 = range(-(2**63), 2**63)
+
+
+def _text(value: object) -> TypeGuard[str]:
+    return type(value) is str and 0 < len(value) <= 512
+
+
+def _texts(value: object) -> TypeGuard[list[str]]:
+    return type(value) is list and all(type(v) is str and 0 < len(v) <= 512 for v in value)
+
+
+def _read_plain(p: dict[str, Any]) -> Indexed | None:
+    """:func:`read_indexed` for a decision that needs no coercion, else None (ask the model)."""
+    get = p.get
+    decision_id, shipment_id, event_id = get("decision_id"), get("shipment_id"), get("event_id")
+    exporter_id, catalogue_version = get("exporter_id"), get("catalogue_version")
+    supersedes, outcome, trigger = get("supersedes"), get("outcome"), get("trigger")
+    decided_at = get("decided_at")
+    if not (
+        _text(decision_id)
+        and _text(shipment_id)
+        and _text(event_id)
+        and _text(exporter_id)
+        and _text(catalogue_version)
+        and (supersedes is None or _text(supersedes))
+        and type(outcome) is str
+        and outcome in _OUTCOMES
+        and type(trigger) is str
+        and trigger in _TRIGGERS
+        and type(decided_at) is str
+        and _PLAIN_MOMENT.fullmatch(decided_at)
+    ):
+        return None
+    try:
+        moment = datetime.fromisoformat(decided_at)
+    except ValueError:
+        return None
+    codes: set[str] = set()
+    controls: set[str] = set()
+    licences: set[str] = set()
+    lines = get("lines", _ABSENT)
+    if type(lines) is not list:
+        return None
+    for line in lines:
+        if type(line) is not dict:
+            return None
+        line_no = line.get("line_no")
+        if type(line_no) is not int or line_no not in _INT64:
+            return None
+        ids = line.get("control_ids", _ABSENT)
+        reasons = line.get("reasons", _ABSENT)
+        licence = line.get("license_id")
+        if not (_texts(ids) and _texts(reasons)):
+            return None
+        if licence is not None:
+            if not _text(licence):
+                return None
+            licences.add(licence)
+        controls.update(ids)
+        codes.update(reasons)
+    reasons = get("reasons", _ABSENT)
+    if type(reasons) is not list:
+        return None
+    for reason in reasons:
+        if type(reason) is not dict:
+            return None
+        code = reason.get("code")
+        if not _text(code):
+            return None
+        codes.add(code)
+    evidence = get("evidence")
+    if evidence is not None:
+        if type(evidence) is not dict:
+            return None
+        considered = evidence.get("licenses", _ABSENT)
+        if type(considered) is not list:
+            return None
+        for item in considered:
+            if type(item) is not dict:
+                return None
+            licence = item.get("license_id")
+            if not _text(licence):
+                return None
+            licences.add(licence)
+    return Indexed(
+        decision_id,
+        shipment_id,
+        event_id,
+        exporter_id,
+        outcome,
+        trigger,
+        catalogue_version,
+        supersedes,
+        moment,
+        sorted(codes),
+        sorted(controls),
+        sorted(licences),
+    )

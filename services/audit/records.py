@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from schemas import Decision
 from services.audit.canonical import (
     NotCanonicalError,
@@ -20,7 +22,7 @@ from services.audit.canonical import (
     canonical_timestamp,
     parse_json,
 )
-from services.audit.envelope import read_envelope
+from services.audit.envelope import read_indexed
 
 #: Stored columns of ``audit.decision_records`` in COPY order (the chain columns come first).
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -117,54 +119,55 @@ def pending_record(
     Raises ``pydantic.ValidationError`` when an indexed field is missing or malformed, and
     :class:`NotCanonicalError` when the decision cannot be stored canonically.
     """
-    envelope = read_envelope(payload)
+    indexed = read_indexed(payload)
     decision_bytes = canonical_bytes(payload)
-    _reject_floats(payload)
+    if _may_hold_floats(decision_bytes):
+        _reject_floats(payload)
     if b"\\u0000" in decision_bytes:
         # PostgreSQL text and jsonb cannot hold NUL; such a record is rejected, not retried.
         raise NotCanonicalError("the decision contains a NUL character")
-    decided_at = payload.get("decided_at")
+    decided_at = payload["decided_at"]
     if not (isinstance(decided_at, str) and _CANONICAL_MOMENT.fullmatch(decided_at)):
-        decided_at = canonical_timestamp(envelope.decided_at)  # the same instant, canonical
-    fields: dict[str, Any] = {
-        "catalogue_version": envelope.catalogue_version,
-        "control_ids": envelope.control_ids,
-        "decided_at": decided_at,
-        "decision": _SPLICE,
-        "decision_id": envelope.decision_id,
-        "event_id": envelope.event_id,
-        "exporter_id": envelope.exporter_id,
-        "license_ids": envelope.license_ids,
-        "outcome": envelope.outcome.value,
-        "reason_codes": envelope.reason_codes,
-        "recorded_at": _recorded_at(recorded_at),
-        "shipment_id": envelope.shipment_id,
-        "source_offset": source.offset,
-        "source_partition": source.partition,
-        "source_topic": source.topic,
-        "supersedes": envelope.supersedes,
-        "trigger": envelope.trigger.value,
-    }
-    # The content with the (large) decision spliced in rather than encoded a second time; the
-    # decision holds no NUL, so the quoted placeholder occurs exactly once.
-    content = canonical_bytes(fields).replace(_QUOTED_SPLICE, decision_bytes, 1)
+        decided_at = canonical_timestamp(indexed.decided_at)  # the same instant, canonical
+    # The decision goes into the content as the bytes just encoded, not encoded a second time.
+    content = canonical_bytes(
+        {
+            "catalogue_version": indexed.catalogue_version,
+            "control_ids": indexed.control_ids,
+            "decided_at": decided_at,
+            "decision": orjson.Fragment(decision_bytes),
+            "decision_id": indexed.decision_id,
+            "event_id": indexed.event_id,
+            "exporter_id": indexed.exporter_id,
+            "license_ids": indexed.license_ids,
+            "outcome": indexed.outcome,
+            "reason_codes": indexed.reason_codes,
+            "recorded_at": _recorded_at(recorded_at),
+            "shipment_id": indexed.shipment_id,
+            "source_offset": source.offset,
+            "source_partition": source.partition,
+            "source_topic": source.topic,
+            "supersedes": indexed.supersedes,
+            "trigger": indexed.trigger,
+        }
+    )
     return PendingRecord(
-        decision_id=fields["decision_id"],
-        shipment_id=fields["shipment_id"],
-        event_id=fields["event_id"],
-        exporter_id=fields["exporter_id"],
-        outcome=fields["outcome"],
-        trigger=fields["trigger"],
-        catalogue_version=fields["catalogue_version"],
-        supersedes=fields["supersedes"],
-        decided_at=envelope.decided_at,
-        recorded_at=recorded_at,
-        source=source,
-        reason_codes=fields["reason_codes"],
-        control_ids=fields["control_ids"],
-        license_ids=fields["license_ids"],
-        decision_json=decision_bytes.decode("utf-8"),
-        content=content,
+        indexed.decision_id,
+        indexed.shipment_id,
+        indexed.event_id,
+        indexed.exporter_id,
+        indexed.outcome,
+        indexed.trigger,
+        indexed.catalogue_version,
+        indexed.supersedes,
+        indexed.decided_at,
+        recorded_at,
+        source,
+        indexed.reason_codes,
+        indexed.control_ids,
+        indexed.license_ids,
+        decision_bytes.decode("utf-8"),
+        content,
     )
 
 
@@ -176,7 +179,10 @@ def pending_from_decision(
 
 
 def _reject_floats(value: Any) -> None:
-    """Refuse non-integer numbers: the wire writes decimals as strings (canonical rule 3)."""
+    """Refuse non-integer numbers: the wire writes decimals as strings (canonical rule 3).
+
+    Only called when :func:`_may_hold_floats` says the decision may hold one.
+    """
     kind = type(value)
     if kind is float:
         raise NotCanonicalError(f"non-integer number {value!r} in a decision")
@@ -191,12 +197,26 @@ def _reject_floats(value: Any) -> None:
 
 
 _CONTAINERS = (dict, list, float)
+#: A cheap, exact test that a decision holds no float, on its canonical JSON. orjson writes a
+#: float as ``-?D+(.D+)?(e[+-]D+)?`` with the fraction or the exponent or both, and in canonical
+#: JSON a number is always followed by ``,``, ``]`` or ``}``. With the digits deleted, ``]`` and
+#: ``}`` read as ``,`` and the signs as ``.``, every float leaves ``.,`` behind; a non-negative
+#: integer never does. So bytes without ``.,`` hold no float. Bytes with it may hold one, or a
+#: negative integer, or a string such as ``"items 1-3, 5"``: :func:`_reject_floats` then walks
+#: the decision to be sure.
+_FLOAT_TRACE = bytes.maketrans(b"]}+-", b",,..")
+_DIGITS = b"0123456789"
+
+
+def _may_hold_floats(canonical: bytes) -> bool:
+    """False when the canonical JSON ``canonical`` certainly holds no non-integer number."""
+    return b".," in canonical.translate(_FLOAT_TRACE, _DIGITS)
+
+
 #: A timestamp string that is already in canonical form (UTC, microseconds, ``Z``).
 _CANONICAL_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
-_SPLICE = "\x00decision\x00"
-_QUOTED_SPLICE = canonical_bytes(_SPLICE)
 _recorded_at_text: tuple[datetime | None, str] = (None, "")
 
 
