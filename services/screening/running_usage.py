@@ -35,6 +35,34 @@ class _Licence:
     """Consumption of the shipments not tracked one by one, in the cap unit (None: no rows)."""
     by_shipment: dict[str, Decimal | None] = field(default_factory=dict)
     """Tracked shipments: amount in the cap unit (None: rows, but nothing countable)."""
+    _sum: tuple[Decimal, int] | None = None
+    """Cache: (``_ZERO`` + the amounts of ``by_shipment`` that are not None, how many); None
+    when stale. Added to as rows come; recomputed after a shipment is removed (a subtraction
+    could change the exponent of the Decimal, and so the JSON of the evidence)."""
+
+    def add(self, shipment: str, value: Decimal | None) -> None:
+        before = self.by_shipment.get(shipment)
+        if value is None:
+            self.by_shipment.setdefault(shipment, None)
+            return
+        self.by_shipment[shipment] = value if before is None else before + value
+        if self._sum is not None:
+            total, count = self._sum
+            self._sum = (total + value, count + (before is None))
+
+    def remove(self, shipment: str) -> None:
+        if shipment in self.by_shipment:
+            del self.by_shipment[shipment]
+            self._sum = None
+
+    def sums(self) -> tuple[Decimal, int]:
+        if self._sum is None:
+            total, count = _ZERO, 0
+            for amount in self.by_shipment.values():
+                if amount is not None:
+                    total, count = total + amount, count + 1
+            self._sum = (total, count)
+        return self._sum
 
 
 class RunningUsage:
@@ -66,11 +94,7 @@ class RunningUsage:
             if value is not None:
                 entry.others = value if entry.others is None else entry.others + value
             return
-        before = entry.by_shipment.get(shipment)
-        if value is None:
-            entry.by_shipment.setdefault(shipment, None)
-        else:
-            entry.by_shipment[shipment] = value if before is None else before + value
+        entry.add(shipment, value)
 
     def replace(self, other: RunningUsage, licence_ids: Iterable[str]) -> RunningUsage:
         """A copy of this usage where ``licence_ids`` are taken from ``other`` (fresher)."""
@@ -103,7 +127,15 @@ class RunningUsage:
 
     @staticmethod
     def _others(entry: _Licence, shipment_id: str) -> tuple[Decimal | None, list[str]]:
+        """Consumption by the shipments other than ``shipment_id``; for single-use licences
+        also who they are (for other licences: an empty list)."""
         total = None if entry.others is None else _ZERO + entry.others
+        single = entry.licence.kind is LicenseKind.SINGLE
+        if shipment_id not in entry.by_shipment:  # the common case: the cached sum, O(1)
+            amounts, count = entry.sums()
+            if count:
+                total = (_ZERO if total is None else total) + amounts
+            return total, list(entry.by_shipment) if single else []
         users: list[str] = []
         for shipment, amount in entry.by_shipment.items():
             if shipment == shipment_id:
@@ -111,7 +143,7 @@ class RunningUsage:
             users.append(shipment)
             if amount is not None:
                 total = (_ZERO if total is None else total) + amount
-        return total, users
+        return total, users if single else []
 
     def fits(self, decision: Decision) -> bool:
         """The ledger's check: every licence ``decision`` consumes still has room for it."""
@@ -139,7 +171,7 @@ class RunningUsage:
         """The decision's shipment now consumes what ``decision`` consumes (and nothing else)."""
         shipment = decision.shipment_id
         for entry in self._licences.values():
-            entry.by_shipment.pop(shipment, None)
+            entry.remove(shipment)
         for licence_id, lines in consumption_of(decision).items():
             for _, amount, unit in lines:
                 self.add_row(licence_id, shipment, stored_amount(amount), unit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from schemas import License, Unit
+from schemas import Decision, License, Outcome, Unit
 from services.screening.running_usage import RunningUsage, stored_amount
 
 
@@ -50,3 +50,17 @@ def test_no_rows_means_no_usage_and_untracked_licences_are_ignored() -> None:
 def test_stored_amount_is_what_postgres_returns() -> None:
     assert str(stored_amount(Decimal("1E+3"))) == "1000"
     assert str(stored_amount(Decimal("12.50"))) == "12.50"
+
+
+def test_usage_keeps_the_exponent_of_a_plain_sum_after_a_shipment_leaves() -> None:
+    """The evidence serialises these Decimals: 2 must stay "2", not become "2.0"."""
+    usage = RunningUsage([_licence()])
+    usage.add_row("L-general", "S1", Decimal("2"), Unit("kg"))
+    usage.add_row("L-general", "S2", Decimal("1.5"), Unit("kg"))
+    assert str(usage.usage_for("S3", ["L-general"]).consumed["L-general"]) == "3.5"
+    usage.apply(Decision.model_construct(shipment_id="S2", outcome=Outcome.HOLD, lines=[]))
+    assert str(usage.usage_for("S3", ["L-general"]).consumed["L-general"]) == "2"
+    assert str(usage.usage_for("S1", ["L-general"]).consumed.get("L-general")) == "None"
+    usage.add_row("L-general", "S4", Decimal("0.25"), Unit("kg"))
+    assert str(usage.usage_for("S1", ["L-general"]).consumed["L-general"]) == "0.25"
+    assert str(usage.usage_for("S3", ["L-general"]).consumed["L-general"]) == "2.25"
