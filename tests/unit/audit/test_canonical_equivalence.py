@@ -15,7 +15,6 @@ import random
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -120,9 +119,7 @@ def _current_decode(value: bytes) -> dict[str, Any] | tuple[str, str]:
         assert item.payload == value
         return item.error_type, item.error
     assert isinstance(item, PendingRecord)
-    fields = {name: getattr(item, name) for name in PendingRecord.__slots__}
-    fields["source"] = SourceCoordinates(**asdict(item.source))
-    return fields
+    return item._asdict()
 
 
 # --- the corpus -----------------------------------------------------------------------------
