@@ -79,13 +79,19 @@ class ServiceProcess:
                 self.kill()
         return self._proc.returncode
 
-    def _ready(self) -> bool:
-        url = f"http://127.0.0.1:{self.probe_port}/readyz"
+    def probe(self, path: str) -> int | None:
+        """The HTTP status of ``/healthz`` or ``/readyz``; None when nothing answers."""
+        url = f"http://127.0.0.1:{self.probe_port}{path}"
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
-                return bool(response.status == 200)
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
         except (urllib.error.URLError, OSError):
-            return False
+            return None
+
+    def _ready(self) -> bool:
+        return self.probe("/readyz") == 200
 
     async def wait_ready(self, timeout_s: float = 60.0) -> float:
         """Seconds until ``/readyz`` answered 200; raises when the process died or timed out."""

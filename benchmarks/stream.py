@@ -12,8 +12,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from schemas import License, ShipmentEvent
 from services.screening.sample_stream import generate_events, sample_licences
@@ -92,9 +94,8 @@ async def publish(
     "published" end of the end-to-end latencies.
     """
     out = published or Published({})
-    futures = []
+    pending: list[tuple[Prepared, int, asyncio.Future[Any]]] = []
     started = time.monotonic()
-    tick = 0.005
     i = 0
     while i < len(items):
         due = (
@@ -105,17 +106,43 @@ async def publish(
         while i < due:
             item = items[i]
             now_ms = int(time.time() * 1000)
-            futures.append(
-                await producer.send(topic, item.value, key=item.key, timestamp_ms=now_ms)
-            )
+            future = await producer.send(topic, item.value, key=item.key, timestamp_ms=now_ms)
+            pending.append((item, now_ms, future))
             if item.event_id is not None:
                 out.at_ms.setdefault(item.event_id, now_ms)
             out.records += 1
             i += 1
         if rate is not None and i < len(items):
-            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()) or tick)
-        if len(futures) >= 5000:
-            await asyncio.gather(*futures)
-            futures.clear()
-    await asyncio.gather(*futures)
+            await asyncio.sleep(max(0.005, started + i / rate - time.monotonic()))
+        if len(pending) >= 5000:
+            await _settle(producer, topic, pending)
+            pending = []
+    await _settle(producer, topic, pending)
     return out
+
+
+async def _settle(
+    producer: AIOKafkaProducer,
+    topic: str,
+    pending: list[tuple[Prepared, int, asyncio.Future[Any]]],
+    attempts: int = 30,
+) -> None:
+    """Await the acks; send again what failed (a broker restart), like a retrying ERP would.
+
+    The resend keeps the original CreateTime, so latency still counts from the first attempt.
+    """
+    for _ in range(attempts):
+        results = await asyncio.gather(*(f for _, _, f in pending), return_exceptions=True)
+        failed = [(item, ts) for (item, ts, _), r in zip(pending, results, strict=True)
+                  if isinstance(r, KafkaError)]  # fmt: skip
+        if not failed:
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+            return
+        await asyncio.sleep(1.0)
+        pending = [
+            (item, ts, await producer.send(topic, item.value, key=item.key, timestamp_ms=ts))
+            for item, ts in failed
+        ]
+    raise RuntimeError(f"{len(pending)} records could not be published after {attempts} attempts")

@@ -27,7 +27,12 @@ from tests.chaos.harness import Outcome
 def check_decisions(o: Outcome) -> list[str]:
     problems = []
     if o.undecided:
-        problems.append(f"{o.undecided} of {len(o.event_ids)} events never decided")
+        screening = o.pipeline.screening
+        problems.append(
+            f"{o.undecided} of {len(o.event_ids)} events never decided; screening alive"
+            f" {screening.alive()}, /healthz {screening.probe('/healthz')},"
+            f" /readyz {screening.probe('/readyz')}, log {screening.log_path}"
+        )
     several = {e: ids for e in o.event_ids if len(ids := o.collector.decision_of.get(e, set())) > 1}
     if several:
         problems.append(
