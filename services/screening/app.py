@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 from faststream import FastStream
@@ -56,6 +57,12 @@ class ScreeningService:
         self._consumer: ShipmentConsumer | None = None
         self._rescreener: Rescreener | None = None
         self.ledger: Ledger | None = None
+        #: Set when a critical task ended on its own: the process must stop and be restarted.
+        self.failed = False
+        #: Called once when a critical task ends unexpectedly (``lodestone screening run`` asks
+        #: the application to exit, so that the process ends non-zero and its supervisor
+        #: restarts it; redelivery then resumes from the last committed offsets).
+        self.on_fatal: Callable[[], None] | None = None
         self.health = HealthServer(
             registry=self.metrics.registry,
             ready=self.is_ready,
@@ -104,12 +111,34 @@ class ScreeningService:
         )
         self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
         self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
+        for task in self._tasks:
+            task.add_done_callback(self._on_task_done)
         log.info(
             "screening service started",
             metrics_port=self.health.port,
             shipments=self.topics.shipments,
             decisions=self.topics.decisions,
         )
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """Crash-only: a critical task that ends while the service runs takes the process down.
+
+        Without this, a consume loop that died (a defect, or an error outside the retried
+        paths) would leave a process that is alive but decides nothing, silently.
+        """
+        if self._stopping or task.cancelled():
+            return
+        error = task.exception()
+        self.failed = True
+        self.metrics.ready.set(0)
+        log.error(
+            "critical task ended; stopping so that the service is restarted",
+            task=task.get_name(),
+            error=repr(error),
+            exc_info=error,
+        )
+        if self.on_fatal is not None:
+            self.on_fatal()
 
     async def _on_reference_change(self, change: LicenceChange | Catalogue) -> None:
         self.metrics.licences.set(len(self.reference.licences))
@@ -203,4 +232,5 @@ def build_app(
     broker = build_broker(settings, options)
     service = ScreeningService(settings, options, BrokerPublisher(broker))
     app = FastStream(broker, after_startup=[service.start], on_shutdown=[service.stop], logger=None)
+    service.on_fatal = app.exit
     return app, service

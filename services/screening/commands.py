@@ -24,8 +24,11 @@ def screening_run() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    app, _ = build_app(settings, ScreeningSettings())
+    app, service = build_app(settings, ScreeningSettings())
     asyncio.run(app.run())
+    if service.failed:
+        typer.echo("the screening service stopped after an internal failure; see the log", err=True)
+        raise typer.Exit(1)
 
 
 def catalogue_publish(

@@ -103,7 +103,9 @@ class Ledger:
     @classmethod
     async def connect(cls, dsn: str, source_topic: str, size: int = 10) -> Ledger:
         """A ledger for the shipments read from ``source_topic`` (re-screens stay within it)."""
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size)
+        # command_timeout: a statement that hangs (a half-open connection during an outage)
+        # raises TimeoutError, which the callers retry, instead of stalling the partition.
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, command_timeout=60)
         return cls(pool, source_topic)
 
     @property
