@@ -194,7 +194,7 @@ def _variants(base: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for value in (None, "", "x" * 512, "x" * 513, 7, ["a"], " padded "):
             yield {**base, key: value}
         yield {k: v for k, v in base.items() if k != key}
-    for key, values in {
+    invalid_values: dict[str, tuple[object, ...]] = {
         "outcome": ("approve", "hold", "APPROVE", "", None, 1),
         "trigger": ("license_change", "catalogue_change", "other", None),
         "supersedes": (None, "", "d-1", 5, "y" * 513),
@@ -208,19 +208,21 @@ def _variants(base: dict[str, Any]) -> Iterator[dict[str, Any]]:
             [],
             {"licenses": [{"license_id": "L"}]},
         ),
-    }.items():
-        for value in values:
-            yield {**base, key: value}
+    }
+    for key, values in invalid_values.items():
+        for bad in values:
+            yield {**base, key: bad}
     if base.get("lines"):
-        for field, values in {
+        invalid_line_values: dict[str, tuple[object, ...]] = {
             "line_no": ("1", True, 1.0, None, 2**63, -(2**63), 18446744073709551615),
             "control_ids": (None, [""], ["a", "a", "b"], "a"),
             "license_id": ("", None, 3, "L-9"),
             "reasons": (None, [None], ["Z", "A"]),
-        }.items():
-            for value in values:
+        }
+        for field, line_values in invalid_line_values.items():
+            for bad_line_value in line_values:
                 lines = copy.deepcopy(base["lines"])
-                lines[-1][field] = value
+                lines[-1][field] = bad_line_value
                 yield {**base, "lines": lines}
     for number in (1.5, -0.0, 1e16, 5e-324, 1.7976931348623157e308, -3, 10**19):
         yield {**base, "extra": number}

@@ -58,7 +58,7 @@ def test_usage_keeps_the_exponent_of_a_plain_sum_after_a_shipment_leaves() -> No
     usage.add_row("L-general", "S1", Decimal("2"), Unit("kg"))
     usage.add_row("L-general", "S2", Decimal("1.5"), Unit("kg"))
     assert str(usage.usage_for("S3", ["L-general"]).consumed["L-general"]) == "3.5"
-    usage.apply(Decision.model_construct(shipment_id="S2", outcome=Outcome.HOLD, lines=[]))
+    usage.apply(Decision.model_construct(shipment_id="S2", outcome=Outcome.HOLD, lines=[]))  # type: ignore[call-arg]
     assert str(usage.usage_for("S3", ["L-general"]).consumed["L-general"]) == "2"
     assert str(usage.usage_for("S1", ["L-general"]).consumed.get("L-general")) == "None"
     usage.add_row("L-general", "S4", Decimal("0.25"), Unit("kg"))
