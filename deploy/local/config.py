@@ -40,7 +40,7 @@ class RuntimeConfig:
     cache_dir: Path
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
-    pg_port: int = 55432
+    pg_port: int = 15432
     kafka_version: str = KAFKA_VERSION
     kafka_heap_opts: str = "-Xms256m -Xmx512m"
     database: str = "lodestone"
@@ -56,7 +56,7 @@ class RuntimeConfig:
             cache_dir=Path(cache).resolve() if cache else _default_cache_dir(),
             kafka_port=_env_int("LODESTONE_KAFKA_PORT", 9092),
             kafka_controller_port=_env_int("LODESTONE_KAFKA_CONTROLLER_PORT", 9093),
-            pg_port=_env_int("LODESTONE_PG_PORT", 55432),
+            pg_port=_env_int("LODESTONE_PG_PORT", 15432),
             kafka_heap_opts=os.environ.get("LODESTONE_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m"),
         )
 

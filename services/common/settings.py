@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LODESTONE_", extra="ignore")
 
     kafka_bootstrap: str = "localhost:9092"
-    database_url: str = "postgresql://lodestone_admin@localhost:55432/lodestone"
+    database_url: str = "postgresql://lodestone_admin@localhost:15432/lodestone"
     """Default database URL; each service may be given its own least-privilege role below."""
     admin_database_url: str | None = None
     """Owner role: runs migrations. Falls back to ``database_url``."""
