@@ -23,7 +23,9 @@ class ScreeningSettings(BaseSettings):
     batch_timeout_ms: int = 200
     concurrency: int = 16
     """Shipments decided at once within a batch (events of one shipment stay in order)."""
-    linger_ms: int = 10
+    linger_ms: int = 0
+    """The consume loop hands the producer a whole batch at once and then awaits the acks, so a
+    linger only delays every batch (by up to its length) without making the requests larger."""
     compression: Literal["gzip", "snappy", "lz4", "zstd"] | None = "lz4"
     require_published_catalogue: bool = False
     """True: never fall back to the bundled catalogue; stay not-ready until controls.v1 has one."""
