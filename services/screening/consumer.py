@@ -2,8 +2,9 @@
 
 Per batch (``getmany``): parse every record; dead-letter the rejected ones; decide the events,
 shipments concurrently but each shipment's events in order; send every output without awaiting
-it, then await all acknowledgements, and only then commit the batch's offsets. A crash anywhere
-before the commit redelivers the batch, and the stored decisions make that harmless.
+it, then await all acknowledgements, and only then commit the batch's offsets (while the
+decisions are marked published). A crash anywhere before the commit redelivers the batch, and
+the stored decisions make that harmless.
 """
 
 from __future__ import annotations
@@ -147,14 +148,22 @@ class ShipmentConsumer:
             stopping=self._is_stopping,
             max_delay=self._max_delay,
         )
-        await retry_transient(
-            lambda: self._ledger.mark_published(outputs.decision_ids),
-            stage="mark_published",
-            metrics=self._metrics,
-            stopping=self._is_stopping,
-            max_delay=self._max_delay,
+        # Both only after the acks, and independent of each other, so at once: a crash between
+        # the two leaves either the batch to be redelivered (its stored decisions re-emitted) or
+        # decisions not marked published (re-emitted at start); at least once either way.
+        marked, _ = await asyncio.gather(
+            retry_transient(
+                lambda: self._ledger.mark_published(outputs.decision_ids),
+                stage="mark_published",
+                metrics=self._metrics,
+                stopping=self._is_stopping,
+                max_delay=self._max_delay,
+            ),
+            self._commit(batch),
+            return_exceptions=True,
         )
-        await self._commit(batch)
+        if isinstance(marked, BaseException):
+            raise marked
         self.batches += 1
         log.info(
             "batch done",
