@@ -10,6 +10,7 @@ Same rules as :meth:`services.screening.ledger.Ledger.settle` (ADR 0021), per ba
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -65,11 +66,13 @@ async def read_snapshot(
     shipment_ids: Sequence[str],
     licences: Sequence[License],
 ) -> Snapshot:
-    """Three reads for the whole batch (on one connection, back to back)."""
-    async with pool.acquire() as conn:
-        stored = await conn.fetch(_STORED, list(event_ids))
-        latest = await conn.fetch(_LATEST, list(shipment_ids))
-        usage = await _usage(conn, licences, shipment_ids)
+    """Three reads for the whole batch, at once on three connections (each its own snapshot,
+    as before: the batch transaction re-checks under locks whatever the decisions rely on)."""
+    stored, latest, usage = await asyncio.gather(
+        pool.fetch(_STORED, list(event_ids)),
+        pool.fetch(_LATEST, list(shipment_ids)),
+        _usage(pool, licences, shipment_ids),
+    )
     return Snapshot(
         stored={r["event_id"]: r["payload"] for r in stored},
         latest={r["shipment_id"]: r["latest_decision_id"] for r in latest},
