@@ -34,6 +34,12 @@ from services.screening.screener import Screener
 
 log = get_logger(__name__)
 
+#: How long the broker may hold a fetch for data (aiokafka's default: 500 ms). The fetcher has one
+#: fetch in flight per broker, for the partitions with nothing buffered; held for lack of data on
+#: those, it kept data that had meanwhile arrived elsewhere from the consume loop for up to this
+#: long (the p99 at low rates). An idle consumer now fetches 20 times a second instead of twice.
+_FETCH_MAX_WAIT_MS = 50
+
 
 class ScreeningService:
     """Everything but the producer; ``start()`` returns at once, readiness comes later."""
@@ -164,6 +170,7 @@ class ScreeningService:
             max_partition_fetch_bytes=2 * MAX_EVENT_BYTES,
             fetch_max_bytes=8 * MAX_EVENT_BYTES,
             max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
         )
         self._consumer = ShipmentConsumer(
             kafka,
