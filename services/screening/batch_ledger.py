@@ -38,6 +38,30 @@ _LATEST = (
     " WHERE shipment_id = ANY($1::text[])"
 )
 
+#: The batch's rows, one statement (one round trip): its decisions, the consumption of each
+#: shipment's last decision (the previous rows deleted before) and each shipment's latest state.
+#: The foreign keys to ``decisions`` are checked at the end of the statement, after all three.
+_WRITE = (
+    "WITH decided AS (INSERT INTO screening.decisions"
+    " (decision_id, event_id, shipment_id, trigger, outcome, payload)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[]) ON CONFLICT (decision_id) DO NOTHING),"
+    " consumed AS (INSERT INTO screening.consumption"
+    " (license_id, shipment_id, line_no, amount, unit, single_use, decision_id)"
+    " SELECT * FROM unnest($7::text[], $8::text[], $9::int[], $10::numeric[],"
+    " $11::text[], $12::bool[], $13::text[]))"
+    " INSERT INTO screening.shipments (shipment_id, exporter_id, latest_decision_id,"
+    " latest_event_id, outcome, cancelled, ship_date, catalogue_version, event,"
+    " source_topic) SELECT * FROM unnest($14::text[], $15::text[], $16::text[], $17::text[],"
+    " $18::text[], $19::bool[], $20::date[], $21::text[], $22::text[], $23::text[])"
+    " ON CONFLICT (shipment_id) DO UPDATE SET exporter_id = EXCLUDED.exporter_id,"
+    " latest_decision_id = EXCLUDED.latest_decision_id,"
+    " latest_event_id = EXCLUDED.latest_event_id, outcome = EXCLUDED.outcome,"
+    " cancelled = EXCLUDED.cancelled, ship_date = EXCLUDED.ship_date,"
+    " catalogue_version = EXCLUDED.catalogue_version, event = EXCLUDED.event,"
+    " updated_at = now()"
+)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -154,18 +178,6 @@ class BatchTransaction:
             await self._conn.execute(
                 "DELETE FROM screening.consumption WHERE shipment_id = ANY($1::text[])", release
             )
-        await self._conn.execute(
-            "INSERT INTO screening.decisions"
-            " (decision_id, event_id, shipment_id, trigger, outcome, payload)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-            " $6::text[]) ON CONFLICT (decision_id) DO NOTHING",
-            [s.decision.decision_id for s in settled],
-            [s.decision.event_id for s in settled],
-            [s.decision.shipment_id for s in settled],
-            [s.decision.trigger.value for s in settled],
-            [s.decision.outcome.value for s in settled],
-            [s.payload for s in settled],
-        )
         rows: list[tuple[str, str, int, Decimal, str, bool, str]] = [
             (
                 licence_id,
@@ -180,27 +192,17 @@ class BatchTransaction:
             for licence_id, lines in consumption_of(s.decision).items()
             for line_no, amount, unit in lines
         ]
-        if rows:
-            columns = list(zip(*rows, strict=True))
-            await self._conn.execute(
-                "INSERT INTO screening.consumption"
-                " (license_id, shipment_id, line_no, amount, unit, single_use, decision_id)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::numeric[],"
-                " $5::text[], $6::bool[], $7::text[])",
-                *[list(c) for c in columns],
-            )
+        consumption = [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 7
         items = list(last.values())
         await self._conn.execute(
-            "INSERT INTO screening.shipments (shipment_id, exporter_id, latest_decision_id,"
-            " latest_event_id, outcome, cancelled, ship_date, catalogue_version, event,"
-            " source_topic) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-            " $5::text[], $6::bool[], $7::date[], $8::text[], $9::text[], $10::text[])"
-            " ON CONFLICT (shipment_id) DO UPDATE SET exporter_id = EXCLUDED.exporter_id,"
-            " latest_decision_id = EXCLUDED.latest_decision_id,"
-            " latest_event_id = EXCLUDED.latest_event_id, outcome = EXCLUDED.outcome,"
-            " cancelled = EXCLUDED.cancelled, ship_date = EXCLUDED.ship_date,"
-            " catalogue_version = EXCLUDED.catalogue_version, event = EXCLUDED.event,"
-            " updated_at = now()",
+            _WRITE,
+            [s.decision.decision_id for s in settled],
+            [s.decision.event_id for s in settled],
+            [s.decision.shipment_id for s in settled],
+            [s.decision.trigger.value for s in settled],
+            [s.decision.outcome.value for s in settled],
+            [s.payload for s in settled],
+            *consumption,
             [s.decision.shipment_id for s in items],
             [s.event.exporter.id for s in items],
             [s.decision.decision_id for s in items],
