@@ -27,7 +27,10 @@ _TRANSIENT_CLASSES = ("08", "53", "57", "58", "40")
 
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same work later may succeed."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+    # InternalClientError: a connection the server dropped mid-operation (PostgreSQL stopping).
+    if isinstance(
+        exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
         return True
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""

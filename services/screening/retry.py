@@ -22,6 +22,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # Raised by a connection the server dropped mid-operation (seen while PostgreSQL stops):
+    # the pool replaces the connection, so the same work succeeds once the server is back.
+    asyncpg.InternalClientError,
     KafkaError,
     LedgerContentionError,
 )
