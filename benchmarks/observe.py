@@ -7,13 +7,42 @@ import contextlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
-class DecisionCollector:
+class _Watcher:
+    """What both observers share: a background task, and waiting until ids have been seen."""
+
+    _task: asyncio.Task[None] | None = None
+
+    def _seen(self) -> Mapping[str, int]:
+        """Id -> the time (ms) it was first seen."""
+        raise NotImplementedError
+
+    def missing(self, ids: Collection[str]) -> int:
+        seen = self._seen()
+        return sum(1 for i in ids if i not in seen)
+
+    async def wait_for(self, ids: Collection[str], timeout_s: float) -> int:
+        """Wait until every id has been seen; returns how many are still missing."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = self.missing(ids)
+            if not left or time.monotonic() >= deadline:
+                return left
+            await asyncio.sleep(0.1)
+
+    async def _stop_task(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class DecisionCollector(_Watcher):
     """Reads a decisions topic from the beginning (no group) and indexes what it sees.
 
     ``first_at_ms[event_id]`` is the broker timestamp (LogAppendTime) of the first decision on a
@@ -70,28 +99,16 @@ class DecisionCollector:
             self.decision_of[event_id].add(decision_id)
             self.first_at_ms.setdefault(event_id, timestamp)
 
-    def missing(self, event_ids: Collection[str]) -> int:
-        return sum(1 for e in event_ids if e not in self.first_at_ms)
-
-    async def wait_for(self, event_ids: Collection[str], timeout_s: float) -> int:
-        """Wait until every event has a decision; returns how many are still missing."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = self.missing(event_ids)
-            if not left or time.monotonic() >= deadline:
-                return left
-            await asyncio.sleep(0.1)
+    def _seen(self) -> Mapping[str, int]:
+        return self.first_at_ms
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._stop_task()
         if self._consumer is not None:
             await self._consumer.stop()
 
 
-class AuditPoller:
+class AuditPoller(_Watcher):
     """Polls the audit store (auditor role, ``audit.decisions_v``) for one source topic.
 
     ``seen_at_ms[decision_id]`` is when a poll first saw the committed record: the commit time
@@ -147,19 +164,8 @@ class AuditPoller:
                 self.seen_at_ms.setdefault(row["decision_id"], now_ms)
                 self.copies[row["decision_id"]] += 1
 
-    def missing(self, decision_ids: Collection[str]) -> int:
-        return sum(1 for d in decision_ids if d not in self.seen_at_ms)
-
-    async def wait_for(self, decision_ids: Collection[str], timeout_s: float) -> int:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = self.missing(decision_ids)
-            if not left or time.monotonic() >= deadline:
-                return left
-            await asyncio.sleep(0.1)
+    def _seen(self) -> Mapping[str, int]:
+        return self.seen_at_ms
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._stop_task()
