@@ -30,6 +30,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+#: Longest one attempt may take before it is abandoned and retried (a batch transaction or a
+#: batch's acknowledgements take well under a second; a broker restart can take tens).
+ATTEMPT_TIMEOUT_S = 60.0
+
+
 class StoppingError(Exception):
     """Shutdown was requested while a transient failure was being retried."""
 
@@ -41,12 +46,18 @@ async def retry_transient(
     metrics: ScreeningMetrics,
     stopping: Callable[[], bool],
     max_delay: float = 5.0,
+    attempt_timeout: float = ATTEMPT_TIMEOUT_S,
 ) -> T:
-    """Run ``operation`` until it succeeds; transient errors back off up to ``max_delay``."""
+    """Run ``operation`` until it succeeds; transient errors back off up to ``max_delay``.
+
+    Each attempt is bounded by ``attempt_timeout``: after a PostgreSQL restart an attempt was
+    seen to hang in the connection pool with no error at all, which stalled the partition; a
+    bounded attempt turns that into a ``TimeoutError`` and a fresh try.
+    """
     delay = 0.05
     while True:
         try:
-            return await operation()
+            return await asyncio.wait_for(operation(), timeout=attempt_timeout)
         except TRANSIENT_ERRORS as exc:
             metrics.transient_errors.labels(stage).inc()
             if stopping():

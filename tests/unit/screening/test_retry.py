@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -39,3 +41,24 @@ async def test_a_defect_is_not_retried() -> None:
 def test_the_audit_writer_also_treats_a_dropped_connection_as_transient() -> None:
     assert is_transient(asyncpg.InternalClientError("cannot switch to state 12"))
     assert not is_transient(ValueError("bug"))
+
+
+async def test_an_attempt_that_hangs_is_abandoned_and_retried() -> None:
+    attempts: list[int] = []
+
+    async def hangs_once() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            await asyncio.sleep(3600)
+        return "done"
+
+    result = await retry_transient(
+        hangs_once,
+        stage="test",
+        metrics=ScreeningMetrics(),
+        stopping=lambda: False,
+        max_delay=0.01,
+        attempt_timeout=0.2,
+    )
+    assert result == "done"
+    assert len(attempts) == 2
