@@ -141,7 +141,12 @@ class AuditPoller(_Watcher):
                 try:
                     conn = conn or await asyncpg.connect(self._dsn, timeout=2)
                     await self._poll(conn)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                except (
+                    OSError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                    asyncpg.InternalClientError,  # a connection dropped mid-operation
+                ):
                     if conn is not None:  # the database restarted: reconnect next time
                         with contextlib.suppress(Exception):
                             await conn.close()
