@@ -1,10 +1,12 @@
 """The shipments consume loop: batches in, decisions and dead letters out, offsets after acks.
 
-Per batch (``getmany``): parse every record; dead-letter the rejected ones; decide the events,
-shipments concurrently but each shipment's events in order; send every output without awaiting
-it, then await all acknowledgements, and only then commit the batch's offsets (while the
-decisions are marked published). A crash anywhere before the commit redelivers the batch, and
-the stored decisions make that harmless.
+Per batch (``getmany``): parse every record; dead-letter the rejected ones; decide the events
+and settle them in the ledger (one transaction, ADR 0024); hand every output to the producer;
+then, while the next batch is already being decided, await the acknowledgements and only then
+commit the batch's offsets (ADR 0025). A crash anywhere before the commit redelivers the batch,
+and the stored decisions make that harmless: a redelivered event re-emits its stored decision.
+That is also why a decision taken for a shipment event needs no "published" mark of its own;
+only re-screening decisions, which no offset covers, are marked (:mod:`rescreen`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, p
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
-from services.screening.retry import StoppingError, retry_transient
+from services.screening.retry import TRANSIENT_ERRORS, StoppingError, retry_transient
 from services.screening.screener import Screened, Screener
 
 log = get_logger(__name__)
@@ -45,26 +47,51 @@ class _Outputs:
 
     records: list[tuple[str, bytes | None, bytes, str | None]] = field(default_factory=list)
     """(topic, key, value, correlation id)"""
-    decision_ids: list[str] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     """New decisions by outcome, re-emitted ones as ``duplicate`` (the per-batch log line)."""
     dead_letters: int = 0
 
 
+@dataclass
+class _Delivery:
+    """A batch whose decisions are in the producer: its acks, offsets and log line are pending."""
+
+    batch: dict[TopicPartition, list[ConsumerRecord]]
+    outputs: _Outputs
+    acks: list[asyncio.Future[Any]]
+    issued: int
+    """Sequence number of the last time this batch's records were handed to the producer."""
+    started: float
+    decide_s: float
+
+
+class _SentBeforePreviousError(Exception):
+    """The previous batch was sent again after this one: send this one again as well."""
+
+
+_RESEND_ON: tuple[type[BaseException], ...] = (_SentBeforePreviousError, *TRANSIENT_ERRORS)
+
+
 class _FinishBatchBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self._lock = lock
+    def __init__(self, consumer: ShipmentConsumer) -> None:
+        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._lock:  # the in-flight batch is committed before partitions move
-            pass
+        # the batches in flight are acknowledged and committed before partitions move
+        await self._consumer.drain()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
 
 
 class ShipmentConsumer:
-    """Runs until :meth:`request_stop`; the batch in flight is finished and committed first."""
+    """Runs until :meth:`request_stop`; the batches in flight are finished and committed first.
+
+    Two stages overlap (ADR 0025): while batch *n*'s acknowledgements are awaited and its
+    offsets committed, batch *n + 1* is read, decided and settled in the ledger. Records reach
+    the producer in batch order; offsets are committed in batch order, each only after its own
+    batch's acknowledgements; at most one batch waits for delivery while the next is decided.
+    """
 
     def __init__(
         self,
@@ -94,16 +121,30 @@ class ShipmentConsumer:
         self._max_delay = max_delay
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._in_flight: asyncio.Task[int] | None = None
+        self._issues = 0
+        self._hand_over_lock = asyncio.Lock()
+        """Counts every hand-over of a batch's records to the producer (first send or resend)."""
         self.batches = 0
 
     def listener(self) -> ConsumerRebalanceListener:
-        return _FinishBatchBeforeRevoke(self._lock)
+        return _FinishBatchBeforeRevoke(self)
 
     def request_stop(self) -> None:
         self._stopping = True
 
     def _is_stopping(self) -> bool:
         return self._stopping
+
+    async def drain(self) -> None:
+        """Wait for the batch being decided and the one being delivered (rebalance, stop).
+
+        A delivery that failed is left for :meth:`run` to raise; here it only has to be over.
+        """
+        async with self._lock:
+            task = self._in_flight
+            if task is not None:
+                await asyncio.wait([task])
 
     async def run(self) -> None:
         """Consume until a stop is requested; a batch is never left half-committed."""
@@ -114,12 +155,26 @@ class ShipmentConsumer:
                 )
                 if batch:
                     async with self._lock:
-                        await self._process(batch)
+                        delivery = await self._decide_and_send(batch)
+                        previous = await self._delivered()
+                        self._in_flight = asyncio.create_task(self._deliver(delivery, previous))
+                elif self._in_flight is not None and self._in_flight.done():
+                    await self._delivered()
                 await self._observe_lag()
+            async with self._lock:
+                await self._delivered()
         except StoppingError as exc:
             log.warning("stopped while retrying; the batch will be redelivered", stage=str(exc))
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def _delivered(self) -> int:
+        """Wait for the batch in delivery (raising its failure); when its records last went out."""
+        task, self._in_flight = self._in_flight, None
+        return 0 if task is None else await task
+
+    async def _decide_and_send(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> _Delivery:
+        """Stage one: parse, decide and settle the batch, then hand its records to the producer."""
         started = time.monotonic()
         outputs = _Outputs()
         items: list[tuple[ConsumerRecord, ShipmentEvent | Rejected]] = [
@@ -127,6 +182,7 @@ class ShipmentConsumer:
         ]
         events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
         results = iter(await self._screen(events))
+        decided = time.monotonic()
         now = time.time()
         for record, parsed in items:
             if isinstance(parsed, Rejected):
@@ -141,37 +197,57 @@ class ShipmentConsumer:
                 self._add_dead_letter(outputs, record, Rejected(PROCESSING_ERROR, repr(result)))
             else:
                 self._add_decision(outputs, result, record, now)
-        await retry_transient(
-            lambda: self._send_all(outputs),
+        acks, issued = await retry_transient(
+            lambda: self._hand_over(outputs),
             stage="produce",
             metrics=self._metrics,
             stopping=self._is_stopping,
             max_delay=self._max_delay,
         )
-        # Both only after the acks, and independent of each other, so at once: a crash between
-        # the two leaves either the batch to be redelivered (its stored decisions re-emitted) or
-        # decisions not marked published (re-emitted at start); at least once either way.
-        marked, _ = await asyncio.gather(
-            retry_transient(
-                lambda: self._ledger.mark_published(outputs.decision_ids),
-                stage="mark_published",
+        return _Delivery(batch, outputs, acks, issued, started, decided - started)
+
+    async def _deliver(self, delivery: _Delivery, previous_issued: int) -> int:
+        """Stage two: await the acks, then commit the offsets. Returns when records last went out.
+
+        If an acknowledgement fails, the batch is sent again (retried until acknowledged). A
+        batch whose records went to the producer before the previous batch's were sent again is
+        sent again too, so that the last copy of every decision on the topic is in batch order
+        (copies are harmless: consumers keep one decision per id).
+        """
+        waited = time.monotonic()
+        issued = delivery.issued
+        try:
+            if previous_issued > issued:
+                raise _SentBeforePreviousError()
+            await asyncio.gather(*delivery.acks)
+        except _RESEND_ON as exc:
+            if not isinstance(exc, _SentBeforePreviousError):
+                self._metrics.transient_errors.labels("produce").inc()
+                log.warning(
+                    "a decision was not acknowledged; sending the batch again", error=repr(exc)
+                )
+            issued = await retry_transient(
+                lambda: self._send_all(delivery.outputs),
+                stage="produce",
                 metrics=self._metrics,
                 stopping=self._is_stopping,
                 max_delay=self._max_delay,
-            ),
-            self._commit(batch),
-            return_exceptions=True,
-        )
-        if isinstance(marked, BaseException):
-            raise marked
+            )
+        produced = time.monotonic()
+        await self._commit(delivery.batch)
         self.batches += 1
+        outputs = delivery.outputs
         log.info(
             "batch done",
-            records=len(items),
+            records=sum(len(r) for r in delivery.batch.values()),
             dead_letters=outputs.dead_letters,
             **outputs.outcomes,
-            seconds=round(time.monotonic() - started, 4),
+            seconds=round(time.monotonic() - delivery.started, 4),
+            decide_s=round(delivery.decide_s, 4),
+            ack_wait_s=round(produced - waited, 4),
+            commit_s=round(time.monotonic() - produced, 4),
         )
+        return issued
 
     async def _screen(
         self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
@@ -240,7 +316,6 @@ class ShipmentConsumer:
                 screened.decision_id,
             )
         )
-        out.decision_ids.append(screened.decision_id)
         if screened.decision is not None:
             out.outcomes[screened.decision.outcome.value] += 1
             self._metrics.observe_decision(screened.decision)
@@ -283,10 +358,21 @@ class ShipmentConsumer:
             offset=record.offset,
         )
 
-    async def _send_all(self, outputs: _Outputs) -> None:
-        send = self._publisher.send
-        futures = [await send(*record) for record in outputs.records]
-        await asyncio.gather(*futures)
+    async def _hand_over(self, outputs: _Outputs) -> tuple[list[asyncio.Future[Any]], int]:
+        """Give every record of the batch to the producer, in order: their ack futures, and the
+        sequence number of this hand-over. One batch at a time, so that a resend and the next
+        batch's first send never interleave."""
+        async with self._hand_over_lock:
+            send = self._publisher.send
+            acks = [await send(*record) for record in outputs.records]
+            self._issues += 1
+            return acks, self._issues
+
+    async def _send_all(self, outputs: _Outputs) -> int:
+        """Send the batch again and await every ack; the sequence number of the hand-over."""
+        acks, issued = await self._hand_over(outputs)
+        await asyncio.gather(*acks)
+        return issued
 
     async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}

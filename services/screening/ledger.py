@@ -335,11 +335,14 @@ class Ledger:
             )
 
     async def unpublished(self, limit: int = 10_000) -> list[tuple[str, str, str]]:
-        """(decision_id, shipment_id, payload) of decisions stored but never acknowledged."""
+        """(decision_id, shipment_id, payload) of re-screening decisions stored but never
+        acknowledged. A shipment event's decision is not marked: until it is acknowledged its
+        event's offset is not committed, and the redelivered event re-emits it (ADR 0025)."""
         rows = await self._pool.fetch(
             "SELECT d.decision_id, d.shipment_id, d.payload FROM screening.decisions d"
             " JOIN screening.shipments s ON s.shipment_id = d.shipment_id"
-            " WHERE NOT d.published AND s.source_topic = $2 ORDER BY d.recorded_at LIMIT $1",
+            " WHERE NOT d.published AND d.trigger <> 'shipment_event' AND s.source_topic = $2"
+            " ORDER BY d.recorded_at LIMIT $1",
             limit,
             self._source,
         )
