@@ -43,6 +43,10 @@ class RuntimeConfig:
     pg_port: int = 15432
     kafka_version: str = KAFKA_VERSION
     kafka_heap_opts: str = "-Xms256m -Xmx512m"
+    kafka_jit_opts: str = "-XX:TieredStopAtLevel=1"
+    """The broker's JIT: C1 only by default. On 2 cores the C2 compiler spent tens of seconds
+    of CPU compiling the broker while the pipeline ran, more than the broker's requests cost;
+    the broker's own work here is small. ``LODESTONE_KAFKA_JIT_OPTS=""`` restores the default."""
     database: str = "lodestone"
 
     @classmethod
@@ -58,6 +62,7 @@ class RuntimeConfig:
             kafka_controller_port=_env_int("LODESTONE_KAFKA_CONTROLLER_PORT", 9093),
             pg_port=_env_int("LODESTONE_PG_PORT", 15432),
             kafka_heap_opts=os.environ.get("LODESTONE_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m"),
+            kafka_jit_opts=os.environ.get("LODESTONE_KAFKA_JIT_OPTS", "-XX:TieredStopAtLevel=1"),
         )
 
     # Kafka ---------------------------------------------------------------------------------

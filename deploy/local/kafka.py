@@ -165,7 +165,7 @@ def start(cfg: RuntimeConfig, lib: Path) -> bool:
             )
     java = prereqs.java()
     cmd = [
-        java, *cfg.kafka_heap_opts.split(),
+        java, *cfg.kafka_heap_opts.split(), *cfg.kafka_jit_opts.split(),
         "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-Dorg.slf4j.simpleLogger.log.org.apache.kafka=warn",
