@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -133,6 +133,4 @@ class Decision(BaseModel):
 
 def utc_now() -> datetime:
     """Timestamp helper for ``decided_at`` (always timezone-aware UTC)."""
-    from datetime import UTC
-
     return datetime.now(UTC)
