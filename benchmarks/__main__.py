@@ -24,6 +24,15 @@ from benchmarks.run import Bench, BenchConfig
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--events", type=int, default=20_000, help="throughput backlog size")
+    parser.add_argument(
+        "--warmup", type=int, default=10_000, help="unmeasured events first (0: none)"
+    )
+    parser.add_argument(
+        "--screening-instances",
+        type=int,
+        default=1,
+        help="screening processes in one consumer group (the passthrough stays one process)",
+    )
     parser.add_argument("--rates", default="200,1000,5000", help="offered rates, events/s")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
     parser.add_argument(
@@ -38,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     config = BenchConfig(
         throughput_events=args.events,
+        warmup_events=args.warmup,
+        screening_instances=args.screening_instances,
         rates=tuple(int(r) for r in args.rates.split(",") if r),
         duration_s=args.duration,
         profile=args.profile,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
@@ -87,7 +87,7 @@ class DecisionCollector(_Watcher):
     def _see(self, value: bytes | None, timestamp: int) -> None:
         if value is None:
             return
-        decision = json.loads(value)
+        decision = orjson.loads(value)
         self.records += 1
         self.times_ms.append(timestamp)
         decision_id = decision["decision_id"]

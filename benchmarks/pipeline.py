@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.processes import ServiceProcess, free_port
+from benchmarks.processes import ServiceGroup, ServiceProcess, free_port
 from schemas import License
 
 LODESTONE = str(Path(sys.executable).with_name("lodestone"))
@@ -96,6 +96,7 @@ class Pipeline:
         tag: str | None = None,
         extra_env: dict[str, str] | None = None,
         screening_wrapper: list[str] | None = None,
+        screening_instances: int = 1,
     ) -> None:
         self.tag = tag or uuid.uuid4().hex[:10]
         self.workdir = workdir / self.tag
@@ -103,13 +104,21 @@ class Pipeline:
         self.bootstrap = base_env["LODESTONE_KAFKA_BOOTSTRAP"]
         self.base_env = base_env
         self.env = self._environment(extra_env or {})
-        self.screening = ServiceProcess(
-            "screening",
-            [*(screening_wrapper or []), LODESTONE, "screening", "run"],
-            {**self.env, "LODESTONE_SCREENING_METRICS_PORT": str(port := free_port())},
-            self.workdir / "screening.log",
-            port,
-        )
+        # Instances share the consumer group: the shipments' partitions are divided among them.
+        # Only the first runs under the profiler (it writes one file).
+        self.screening = ServiceGroup(
+            [
+                ServiceProcess(
+                    "screening",
+                    [*(screening_wrapper if n == 0 and screening_wrapper else []),
+                     LODESTONE, "screening", "run"],
+                    {**self.env, "LODESTONE_SCREENING_METRICS_PORT": str(port := free_port())},
+                    self.workdir / ("screening.log" if n == 0 else f"screening-{n + 1}.log"),
+                    port,
+                )
+                for n in range(screening_instances)
+            ]
+        )  # fmt: skip
         self.audit = ServiceProcess(
             "audit",
             [LODESTONE, "audit", "run"],

@@ -110,3 +110,60 @@ class ServiceProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+class ServiceGroup:
+    """Several instances of one service in the same consumer group, driven as one.
+
+    Same interface as :class:`ServiceProcess`; with one instance it behaves exactly like it.
+    """
+
+    def __init__(self, instances: list[ServiceProcess]) -> None:
+        if not instances:
+            raise ValueError("a service group needs at least one instance")
+        self.instances = instances
+        self.name = instances[0].name
+
+    @property
+    def pid(self) -> int | None:
+        return self.instances[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [pid for i in self.instances if (pid := i.pid) is not None]
+
+    @property
+    def starts(self) -> int:
+        return min(i.starts for i in self.instances)
+
+    @property
+    def log_path(self) -> Path:
+        return self.instances[0].log_path
+
+    def alive(self) -> bool:
+        return all(i.alive() for i in self.instances)
+
+    def start(self) -> None:
+        for instance in self.instances:
+            instance.start()
+
+    def kill(self) -> None:
+        for instance in self.instances:
+            instance.kill()
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """Stop every instance; the first non-zero exit code, else the last one."""
+        codes = [i.stop(timeout_s) for i in self.instances]
+        return next((c for c in codes if c), codes[-1])
+
+    def probe(self, path: str) -> int | None:
+        """The worst answer of the instances (None if one does not answer)."""
+        answers = [i.probe(path) for i in self.instances]
+        return None if None in answers else max(a for a in answers if a is not None)
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> float:
+        waits = await asyncio.gather(*(i.wait_ready(timeout_s) for i in self.instances))
+        return max(waits)
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(f"[{i.log_path.name}]\n{i.log_tail(lines)}" for i in self.instances)

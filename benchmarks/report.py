@@ -110,5 +110,30 @@ def print_table(results: dict[str, Any], console: Console | None = None) -> None
                     _fmt(d["p50"]), _fmt(d["p95"]), _fmt(d["p99"]),
                     _fmt(a["p50"]), _fmt(a["p95"]), _fmt(a["p99"]))  # fmt: skip
     console.print(lat)
+    _print_cpu(r, console)
     targets = ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in r["targets"].items())
     console.print(f"targets — {targets}")
+
+
+def _print_cpu(results: dict[str, Any], console: Console) -> None:
+    """CPU ms per event by part of the pipeline, per phase (benchmarks/cpu.py)."""
+    phases: list[tuple[str, dict[str, Any]]] = []
+    if "throughput_cpu" in results:
+        phases.append(("backlog (screening)", results["throughput_cpu"]))
+    for rate, row in results.get("latency", {}).items():
+        if "cpu" in row:
+            phases.append((f"{rate}/s", row["cpu"]))
+    if not phases:
+        return
+    groups = ("screening", "audit", "kafka", "postgresql", "bench", "other", "total")
+    table = Table(title="CPU per event by process (ms; cores used in brackets)")
+    table.add_column("phase")
+    for group in groups:
+        table.add_column(group, justify="right")
+    for name, cpu in phases:
+        table.add_row(
+            name,
+            *(f"{cpu[g]['ms_per_event']:.3f} ({cpu[g]['cores']:.2f})" if g in cpu else "-"
+              for g in groups),
+        )  # fmt: skip
+    console.print(table)

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.baselines import passthrough, raw_copy
+from benchmarks.cpu import CpuMeter, usage
 from benchmarks.observe import AuditPoller, DecisionCollector
 from benchmarks.pipeline import Pipeline
 from benchmarks.stats import rate_per_s, summary
@@ -25,6 +26,10 @@ Say = Callable[[str], None]
 @dataclass(frozen=True)
 class BenchConfig:
     throughput_events: int = 20_000
+    warmup_events: int = 10_000
+    """Sent through the whole pipeline at ``warmup_rate`` first and not measured: a broker
+    started just before spends tens of seconds of CPU compiling its hot paths (JIT)."""
+    warmup_rate: int = 1_000
     rates: tuple[int, ...] = (200, 1_000, 5_000)
     duration_s: float = 10.0
     drain_timeout_s: float = 240.0
@@ -32,6 +37,7 @@ class BenchConfig:
     seed: int = 7
     workdir: Path = Path(".bench/runs")
     profile: Path | None = None
+    screening_instances: int = 1
     """Run screening under pyinstrument and write its session here (``.pyisession``)."""
 
 
@@ -46,6 +52,7 @@ class BenchState:
 
 class Bench:
     producer: AIOKafkaProducer
+    throughput_ids: set[str]
 
     def __init__(self, base_env: dict[str, str], config: BenchConfig, say: Say) -> None:
         self.config = config
@@ -54,11 +61,22 @@ class Bench:
         if config.profile is not None:
             pyinstrument = str(Path(sys.executable).with_name("pyinstrument"))
             wrapper = [pyinstrument, "-r", "pyisession", "-o", str(config.profile.resolve())]
-        self.pipeline = Pipeline(base_env, config.workdir, screening_wrapper=wrapper)
+        self.pipeline = Pipeline(
+            base_env,
+            config.workdir,
+            screening_wrapper=wrapper,
+            screening_instances=config.screening_instances,
+        )
         self.collector = DecisionCollector(
             self.pipeline.bootstrap, self.pipeline.topics.decisions, config.partitions
         )
         self.poller = AuditPoller(self.pipeline.dsn("auditor"), self.pipeline.topics.decisions)
+        self.cpu = CpuMeter(
+            {
+                "screening": lambda: self.pipeline.screening.pids,
+                "audit": lambda: [pid] if (pid := self.pipeline.audit.pid) else [],
+            }
+        )
         self.state = BenchState()
 
     def _events(self, n: int, phase: str) -> list[Prepared]:
@@ -76,6 +94,7 @@ class Bench:
         await self.collector.start()
         await self.poller.start()
         try:
+            await self._warm_up()
             bulk = self._events(self.config.throughput_events, "throughput")
             await self._throughput(bulk)
             await self._audit_rate()
@@ -92,7 +111,32 @@ class Bench:
             await p.close(delete=True)
         self.state.results["latency"] = self.state.latency
         self.state.results["run_tag"] = p.tag
+        self.state.results["screening_instances"] = self.config.screening_instances
         return self.state.results
+
+    async def _warm_up(self) -> None:
+        """Both services through a stream at a fixed rate, then stopped; nothing is measured.
+
+        Its events count in the totals (every one must be decided and audited like any other).
+        """
+        n = self.config.warmup_events
+        if n <= 0:
+            return
+        p = self.pipeline
+        items = self._events(n, "warmup")
+        p.screening.start()
+        p.audit.start()
+        await p.screening.wait_ready(120)
+        await p.audit.wait_ready(120)
+        self.say(f"warming up: {n} events at {self.config.warmup_rate}/s")
+        await publish_items(
+            self.producer, p.topics.shipments, items, self.config.warmup_rate, self.state.published
+        )
+        ids = {i.event_id for i in items if i.event_id}
+        await self.collector.wait_for(ids, self.config.drain_timeout_s)
+        decisions = {d for e in ids for d in self.collector.decision_of.get(e, ())}
+        await self.poller.wait_for(decisions, self.config.drain_timeout_s)
+        await self._shutdown_services()
 
     async def _throughput(self, items: list[Prepared]) -> None:
         p, r = self.pipeline, self.state.results
@@ -102,16 +146,21 @@ class Bench:
         ready = await p.screening.wait_ready(120)
         self.say(f"screening ready after {ready:.1f} s")
         ids = {i.event_id for i in items if i.event_id}
+        before = self.cpu.sample()
         left = await self.collector.wait_for(ids, self.config.drain_timeout_s)
+        after = self.cpu.sample()
+        r["throughput_cpu"] = usage(before, after, len(ids))
+        r["throughput_cpu_other"] = self.cpu.busiest_others(before, after)
         times = [self.collector.first_at_ms[e] for e in ids if e in self.collector.first_at_ms]
         r["screening_events_per_s"] = round(rate_per_s(times), 1)
         r["throughput_events"] = len(ids)
+        self.throughput_ids = ids
         r["throughput_undecided"] = left
         self.say(f"screening: {r['screening_events_per_s']} events/s ({left} undecided)")
 
     async def _audit_rate(self) -> None:
         p, r = self.pipeline, self.state.results
-        decisions = set(self.collector.decision_ids)
+        decisions = {d for e in self.throughput_ids for d in self.collector.decision_of.get(e, ())}
         p.audit.start()
         await p.audit.wait_ready(120)
         left = await self.poller.wait_for(decisions, self.config.drain_timeout_s)
@@ -126,6 +175,7 @@ class Bench:
         items = self._events(n, f"r{rate}")
         self.say(f"offering {rate} events/s for {self.config.duration_s:.0f} s")
         started = time.monotonic()
+        cpu_before = self.cpu.sample()
         before = dict(self.state.published.at_ms)
         await publish_items(self.producer, p.topics.shipments, items, rate, self.state.published)
         offered = n / max(time.monotonic() - started, 1e-9)
@@ -137,6 +187,8 @@ class Bench:
             e: min(self.collector.decision_of[e]) for e in at if e in self.collector.decision_of
         }
         audit_left = await self.poller.wait_for(set(first_decision.values()), 60)
+        cpu_after = self.cpu.sample()
+        cpu = usage(cpu_before, cpu_after, len(at))
         audit_ms = [self.poller.seen_at_ms[d] - at[e] for e, d in first_decision.items()
                     if d in self.poller.seen_at_ms]  # fmt: skip
         self.state.latency[str(rate)] = {
@@ -146,6 +198,8 @@ class Bench:
             "not_audited": audit_left,
             "decision_ms": summary(decision_ms),
             "audit_ms": summary(audit_ms),
+            "cpu": cpu,
+            "cpu_other_busiest": self.cpu.busiest_others(cpu_before, cpu_after),
         }
         d = self.state.latency[str(rate)]["decision_ms"]
         self.say(f"  at {rate}/s: decision p50 {d['p50']} p99 {d['p99']} ms")
