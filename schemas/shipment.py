@@ -106,6 +106,8 @@ class CargoLine(BaseModel):
 
     @model_validator(mode="after")
     def _composition_is_consistent(self) -> CargoLine:
+        if not self.composition:  # most lines state none
+            return self
         elements = [c.element for c in self.composition]
         if len(elements) != len(set(elements)):
             raise ValueError("composition lists an element more than once")

@@ -17,6 +17,7 @@ from services.audit.metrics import AuditMetrics
 from services.audit.retry import Backoff, retry_transient
 from services.common.health import HealthServer
 from services.common.logging import get_logger
+from services.common.pool import create_pool
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -83,7 +84,7 @@ class AuditService:
         )
         await self.health.start()
         pool = await retry_transient(
-            lambda: asyncpg.create_pool(o.dsn, min_size=1, max_size=3),
+            lambda: create_pool(o.dsn, min_size=1, max_size=3),
             backoff=o.backoff,
             what="connect",
         )

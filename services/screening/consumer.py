@@ -12,8 +12,9 @@ only re-screening decisions, which no offset covers, are marked (:mod:`rescreen`
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,13 +64,12 @@ class _Delivery:
     """Sequence number of the last time this batch's records were handed to the producer."""
     started: float
     decide_s: float
+    stages: dict[str, float]
+    """Seconds spent per step of stage one (the batch log line)."""
 
 
-class _SentBeforePreviousError(Exception):
-    """The previous batch was sent again after this one: send this one again as well."""
-
-
-_RESEND_ON: tuple[type[BaseException], ...] = (_SentBeforePreviousError, *TRANSIENT_ERRORS)
+#: Batches whose delivery (acks, then offset commit) may be pending while the next is decided.
+MAX_IN_DELIVERY = 2
 
 
 class _FinishBatchBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -90,7 +90,8 @@ class ShipmentConsumer:
     Two stages overlap (ADR 0025): while batch *n*'s acknowledgements are awaited and its
     offsets committed, batch *n + 1* is read, decided and settled in the ledger. Records reach
     the producer in batch order; offsets are committed in batch order, each only after its own
-    batch's acknowledgements; at most one batch waits for delivery while the next is decided.
+    batch's acknowledgements; at most ``MAX_IN_DELIVERY`` batches wait for delivery while the
+    next is decided.
     """
 
     def __init__(
@@ -121,10 +122,13 @@ class ShipmentConsumer:
         self._max_delay = max_delay
         self._lock = asyncio.Lock()
         self._stopping = False
-        self._in_flight: asyncio.Task[int] | None = None
+        self._in_flight: deque[asyncio.Task[int]] = deque()
+        """Stage two of the batches being delivered, oldest first (at most ``MAX_IN_DELIVERY``)."""
         self._issues = 0
-        self._hand_over_lock = asyncio.Lock()
         """Counts every hand-over of a batch's records to the producer (first send or resend)."""
+        self._hand_over_lock = asyncio.Lock()
+        self._trace = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
+        """Per-event debug lines (the level is set once, at start)."""
         self.batches = 0
 
     def listener(self) -> ConsumerRebalanceListener:
@@ -137,14 +141,13 @@ class ShipmentConsumer:
         return self._stopping
 
     async def drain(self) -> None:
-        """Wait for the batch being decided and the one being delivered (rebalance, stop).
+        """Wait for the batch being decided and the batches being delivered (rebalance, stop).
 
         A delivery that failed is left for :meth:`run` to raise; here it only has to be over.
         """
         async with self._lock:
-            task = self._in_flight
-            if task is not None:
-                await asyncio.wait([task])
+            if self._in_flight:
+                await asyncio.wait(list(self._in_flight))
 
     async def run(self) -> None:
         """Consume until a stop is requested; a batch is never left half-committed."""
@@ -156,20 +159,23 @@ class ShipmentConsumer:
                 if batch:
                     async with self._lock:
                         delivery = await self._decide_and_send(batch)
-                        previous = await self._delivered()
-                        self._in_flight = asyncio.create_task(self._deliver(delivery, previous))
-                elif self._in_flight is not None and self._in_flight.done():
-                    await self._delivered()
+                        previous = self._in_flight[-1] if self._in_flight else None
+                        self._in_flight.append(
+                            asyncio.create_task(self._deliver(delivery, previous))
+                        )
+                        while len(self._in_flight) > MAX_IN_DELIVERY:
+                            await self._in_flight.popleft()
+                await self._reap(wait=False)
                 await self._observe_lag()
             async with self._lock:
-                await self._delivered()
+                await self._reap(wait=True)
         except StoppingError as exc:
             log.warning("stopped while retrying; the batch will be redelivered", stage=str(exc))
 
-    async def _delivered(self) -> int:
-        """Wait for the batch in delivery (raising its failure); when its records last went out."""
-        task, self._in_flight = self._in_flight, None
-        return 0 if task is None else await task
+    async def _reap(self, *, wait: bool) -> None:
+        """Drop delivered batches, oldest first, raising a delivery's failure (all if ``wait``)."""
+        while self._in_flight and (wait or self._in_flight[0].done()):
+            await self._in_flight.popleft()
 
     async def _decide_and_send(
         self, batch: dict[TopicPartition, list[ConsumerRecord]]
@@ -181,8 +187,11 @@ class ShipmentConsumer:
             (record, parse_record(record.value)) for records in batch.values() for record in records
         ]
         events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
+        parsed_at = time.monotonic()
+        self._batch_screener.timings = {}
         results = iter(await self._screen(events))
         decided = time.monotonic()
+        timings = {"parse_s": parsed_at - started, **self._batch_screener.timings}
         now = time.time()
         for record, parsed in items:
             if isinstance(parsed, Rejected):
@@ -204,27 +213,31 @@ class ShipmentConsumer:
             stopping=self._is_stopping,
             max_delay=self._max_delay,
         )
-        return _Delivery(batch, outputs, acks, issued, started, decided - started)
+        timings["hand_over_s"] = time.monotonic() - decided
+        return _Delivery(batch, outputs, acks, issued, started, decided - started, timings)
 
-    async def _deliver(self, delivery: _Delivery, previous_issued: int) -> int:
-        """Stage two: await the acks, then commit the offsets. Returns when records last went out.
+    async def _deliver(self, delivery: _Delivery, previous: asyncio.Task[int] | None) -> int:
+        """Stage two: await the acks and the previous batch's delivery, then commit the offsets.
+        Returns the sequence number of the last hand-over of this batch's records.
 
         If an acknowledgement fails, the batch is sent again (retried until acknowledged). A
         batch whose records went to the producer before the previous batch's were sent again is
         sent again too, so that the last copy of every decision on the topic is in batch order
-        (copies are harmless: consumers keep one decision per id).
+        (copies are harmless: consumers keep one decision per id). Offsets are committed in
+        batch order: after the previous batch's commit.
         """
         waited = time.monotonic()
         issued = delivery.issued
-        try:
-            if previous_issued > issued:
-                raise _SentBeforePreviousError()
-            await asyncio.gather(*delivery.acks)
-        except _RESEND_ON as exc:
-            if not isinstance(exc, _SentBeforePreviousError):
+        acks = asyncio.gather(*delivery.acks, return_exceptions=True)
+        previous_issued = 0 if previous is None else await previous
+        failed = next((r for r in await acks if isinstance(r, BaseException)), None)
+        if failed is not None and not isinstance(failed, TRANSIENT_ERRORS):
+            raise failed
+        if failed is not None or previous_issued > issued:
+            if failed is not None:
                 self._metrics.transient_errors.labels("produce").inc()
                 log.warning(
-                    "a decision was not acknowledged; sending the batch again", error=repr(exc)
+                    "a decision was not acknowledged; sending the batch again", error=repr(failed)
                 )
             issued = await retry_transient(
                 lambda: self._send_all(delivery.outputs),
@@ -243,7 +256,8 @@ class ShipmentConsumer:
             dead_letters=outputs.dead_letters,
             **outputs.outcomes,
             seconds=round(time.monotonic() - delivery.started, 4),
-            decide_s=round(delivery.decide_s, 4),
+            stage_one_s=round(delivery.decide_s, 4),
+            **{k: round(v, 4) for k, v in delivery.stages.items()},
             ack_wait_s=round(produced - waited, 4),
             commit_s=round(time.monotonic() - produced, 4),
         )
@@ -321,19 +335,21 @@ class ShipmentConsumer:
             self._metrics.observe_decision(screened.decision)
             if record.timestamp:
                 self._metrics.latency.observe(max(0.0, now - record.timestamp / 1000))
-            log.debug(  # per event: off at the default level; the batch line sums it up
-                "decided",
-                shipment_id=screened.shipment_id,
-                outcome=screened.decision.outcome.value,
-                decision_id=screened.decision_id,
-            )
+            if self._trace:  # per event: off at the default level; the batch line sums it up
+                log.debug(
+                    "decided",
+                    shipment_id=screened.shipment_id,
+                    outcome=screened.decision.outcome.value,
+                    decision_id=screened.decision_id,
+                )
         else:
             out.outcomes["duplicate"] += 1
-            log.debug(
-                "duplicate event; stored decision re-emitted",
-                shipment_id=screened.shipment_id,
-                decision_id=screened.decision_id,
-            )
+            if self._trace:
+                log.debug(
+                    "duplicate event; stored decision re-emitted",
+                    shipment_id=screened.shipment_id,
+                    decision_id=screened.decision_id,
+                )
 
     def _add_dead_letter(self, out: _Outputs, record: ConsumerRecord, rejected: Rejected) -> None:
         letter = dead_letter(

@@ -28,6 +28,7 @@ from schemas import (
     Unit,
     convert,
 )
+from services.common.pool import create_pool
 from services.screening.engine import LicenceUsage
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -105,7 +106,7 @@ class Ledger:
         """A ledger for the shipments read from ``source_topic`` (re-screens stay within it)."""
         # command_timeout: a statement that hangs (a half-open connection during an outage)
         # raises TimeoutError, which the callers retry, instead of stalling the partition.
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, command_timeout=60)
+        pool = await create_pool(dsn, min_size=1, max_size=size, command_timeout=60)
         return cls(pool, source_topic)
 
     @property

@@ -1,0 +1,22 @@
+"""asyncpg pools for the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+
+async def _no_session_reset(connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on release (one round trip per acquire).
+
+    asyncpg still rolls back an open transaction on release; the reset query would also drop
+    session state (``SET``, session advisory locks, ``LISTEN``, open cursors), which these
+    services never leave behind: their advisory locks are transaction-scoped and they set no
+    session variables.
+    """
+
+
+async def create_pool(dsn: str, **kwargs: Any) -> asyncpg.Pool:
+    """``asyncpg.create_pool`` for the services' own connections (see :func:`_no_session_reset`)."""
+    return await asyncpg.create_pool(dsn, reset=_no_session_reset, **kwargs)
