@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from schemas import Decision, Outcome, ReasonCode, Trigger
@@ -79,3 +80,44 @@ async def test_catalogue_suspending_a_measure_releases_its_holds(pipeline: Pipel
         assert d.catalogue_version == suspended.version
         assert {r.code for r in d.reasons} == {ReasonCode.MEASURE_SUSPENDED}
     assert {d.supersedes for d in releases} == {d.decision_id for d in held}
+
+
+async def test_a_restart_re_emits_unmarked_rescreens_only(pipeline: Pipeline) -> None:
+    """A re-screening decision whose "published" mark was lost is sent again at start; a
+    shipment event's decision, covered by its committed offset, is not (ADR 0025)."""
+    await pipeline.publish_catalogue(controls_catalogue())
+    exporter = pipeline.exporter()
+    shipment = event(exporter, samarium_kg="40")
+    async with running(pipeline):
+        await pipeline.publish_events([shipment])
+        await pipeline.decisions(until=lambda ds: len(ds) >= 1)
+        await pipeline.publish_licences(licence(exporter, cap="500"))
+        before = await pipeline.decisions(until=lambda ds: len(ds) >= 2)
+    held, release = before
+    assert release.trigger is Trigger.LICENSE_CHANGE
+    conn = await asyncpg.connect(pipeline.settings.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT decision_id, published FROM screening.decisions WHERE shipment_id = $1",
+            shipment.shipment_id,
+        )
+        marks = {r["decision_id"]: r["published"] for r in rows}
+        assert marks == {held.decision_id: False, release.decision_id: True}
+        # as if the service had stopped between the acknowledgement and the mark
+        await conn.execute(
+            "UPDATE screening.decisions SET published = false WHERE decision_id = $1",
+            release.decision_id,
+        )
+    finally:
+        await conn.close()
+    async with running(pipeline):
+        after = await pipeline.decisions(until=lambda ds: len(ds) >= 3)
+        await asyncio.sleep(1.0)
+    final = await pipeline.decisions(until=lambda ds: False, wait_s=1.0)
+    assert len(final) == 3
+    assert [d.decision_id for d in after] == [
+        held.decision_id,
+        release.decision_id,
+        release.decision_id,
+    ]
+    assert final[2].model_dump_json() == release.model_dump_json()
