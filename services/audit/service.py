@@ -15,6 +15,7 @@ from services.audit.controls_ingest import ControlsIngest
 from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.metrics import AuditMetrics
 from services.audit.retry import Backoff, retry_transient
+from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.logging import get_logger
 from services.common.pool import create_pool
@@ -118,6 +119,7 @@ class AuditService:
         catalogue = ControlsIngest(controls, pool, self.metrics, backoff=o.backoff)
         await decisions.start()
         await controls.start()
+        freeze_startup_objects()
         log.info("audit service started", topic=o.decisions_topic, group_id=o.group_id)
         tasks = [
             asyncio.create_task(self._decisions_loop(ingest), name="audit-decisions"),
