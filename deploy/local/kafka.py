@@ -121,13 +121,26 @@ def _properties(cfg: RuntimeConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (URL-safe base64 of 16 bytes), as Kafka's ``random-uuid``.
+
+    Like Kafka's own ``Uuid.randomUuid()``, never one that starts with ``-``: the storage tool
+    would read it as an option ("argument --cluster-id/-t: expected one argument"), which
+    failed one start in 64.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def prepare(cfg: RuntimeConfig, lib: Path) -> None:
     """Write ``server.properties`` (every time: ports may change) and format storage once."""
     cfg.kafka_data_dir.mkdir(parents=True, exist_ok=True)
     cfg.kafka_properties.write_text(_properties(cfg), encoding="utf-8")
     if (cfg.kafka_data_dir / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     say(f"formatting Kafka storage in {cfg.kafka_data_dir}")
     result = subprocess.run(
         [
