@@ -82,12 +82,12 @@ async def test_batches_decided_ahead_match_batches_decided_one_after_another(
     assert service._consumer is not None
     assert service._consumer.decided_ahead > 0
     by_event: dict[str, list[Decision]] = {}
-    for d in out:  # keyed by shipment: partitions of the decisions topic interleave
-        by_event.setdefault(d.event_id, []).append(d)
+    for emitted in out:  # keyed by shipment: partitions of the decisions topic interleave
+        by_event.setdefault(emitted.event_id, []).append(emitted)
     assert len(by_event) == len(events)
     first = [by_event[e.event_id][0] for e in events]
     approve, hold = Outcome.APPROVE, Outcome.HOLD
-    assert [d.outcome for d in first] == [
+    assert [x.outcome for x in first] == [
         approve, approve, approve, hold, approve, approve, hold, approve, hold, approve, approve
     ]  # fmt: skip
     again = by_event[repeat.event_id]
