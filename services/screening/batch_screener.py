@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from schemas import Decision, License, ShipmentEvent, Trigger, utc_now
 from services.common.logging import get_logger
@@ -40,69 +39,6 @@ class _RestartError(Exception):
     def __init__(self, licences: set[str] | None = None) -> None:
         super().__init__("restart")
         self.licences = licences or set()
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """A batch's new decisions, known before they are settled (ADR 0026).
-
-    The next batch is decided on its snapshot with these laid over it: each shipment's latest
-    decision and consumption. The next batch reads the usage rows of these shipments one by one,
-    so the overlay replaces them exactly whether its snapshot was taken before or after this
-    batch committed (amendments and cancellations release consumption: an aggregate read
-    before the commit would count it twice and hold what fits). Before it settles, the next
-    batch checks that this batch settled exactly these decisions (else it decides again); its
-    settle re-checks the rest under its locks, as always (ADR 0024).
-    """
-
-    decisions: dict[str, Decision]
-    """decision_id -> every new decision of the batch."""
-    latest: dict[str, Decision]
-    """shipment_id -> the last new decision of the batch for it."""
-    payloads: dict[str, str]
-    """event_id -> the JSON of its new decision (a repeat in the next batch re-emits it)."""
-
-    @classmethod
-    def of(cls, new: Sequence[_Planned]) -> Overlay:
-        decisions: dict[str, Decision] = {}
-        latest: dict[str, Decision] = {}
-        payloads: dict[str, str] = {}
-        for plan in new:
-            if plan.decision is not None and plan.payload is not None:
-                decisions[plan.decision.decision_id] = plan.decision
-                latest[plan.decision.shipment_id] = plan.decision
-                payloads[plan.event.event_id] = plan.payload
-        return cls(decisions, latest, payloads)
-
-    def over(self, snapshot: Snapshot) -> Snapshot:
-        """``snapshot`` (read with this batch's shipments tracked one by one) with this batch's
-        decisions laid over it: its events decided, its shipments' latest decision and
-        consumption."""
-        if not self.decisions:
-            return snapshot
-        latest = dict(snapshot.latest)
-        for shipment, decision in self.latest.items():
-            latest[shipment] = decision.decision_id
-            snapshot.usage.apply(decision)
-        return Snapshot({**snapshot.stored, **self.payloads}, latest, snapshot.usage)
-
-    def confirmed_by(self, settled: asyncio.Future[Any]) -> bool:
-        """Whether the batch settled exactly the decisions it planned (else: decide again)."""
-        if settled.cancelled() or settled.exception() is not None:
-            return False
-        final: dict[str, Decision] = {}
-        for result in settled.result():
-            if isinstance(result, Screened) and result.decision is not None:
-                final[result.decision.decision_id] = result.decision
-        return final == self.decisions
-
-
-@dataclass(frozen=True)
-class Ahead:
-    """Deciding a batch ahead: the previous batch's overlay, and its screening to settle after."""
-
-    overlay: Overlay
-    previous: asyncio.Future[Any]
 
 
 @dataclass
@@ -133,33 +69,15 @@ class BatchScreener:
         self._reference = reference
         self._metrics = metrics
         self._clock = clock
+        self.timings: dict[str, float] = {}
+        """Where the last batch's time went (seconds): snapshot read, deciding, settling."""
 
-    async def screen_batch(
-        self,
-        events: Sequence[ShipmentEvent],
-        *,
-        ahead: Ahead | None = None,
-        decided: asyncio.Future[Overlay | None] | None = None,
-        timings: dict[str, float] | None = None,
-    ) -> list[Screened | Exception]:
-        """One result per event, in order: the decision to emit, or the engine's error.
-
-        ``ahead``: the previous batch is still settling (ADR 0026). The first attempt decides on
-        its overlay; every attempt settles only once the previous batch's screening is over.
-        ``decided`` gets this batch's :class:`Overlay` as soon as it is decided (before it
-        settles), for the next batch. ``timings`` receives where the time went (seconds).
-        """
+    async def screen_batch(self, events: Sequence[ShipmentEvent]) -> list[Screened | Exception]:
+        """One result per event, in order: the decision to emit, or the engine's error."""
         lock_more: set[str] = set()
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return await self._attempt(
-                    events,
-                    lock_more,
-                    ahead.overlay if ahead is not None and attempt == 0 else None,
-                    ahead.previous if ahead is not None else None,
-                    decided,
-                    timings,
-                )
+                return await self._attempt(events, lock_more)
             except _RestartError as restart:
                 lock_more |= restart.licences
                 self._metrics.ledger_conflicts.inc()
@@ -168,13 +86,7 @@ class BatchScreener:
         raise LedgerContentionError("the ledger kept changing under the batch")
 
     async def _attempt(
-        self,
-        events: Sequence[ShipmentEvent],
-        lock_more: set[str],
-        overlay: Overlay | None,
-        after: asyncio.Future[Any] | None,
-        decided: asyncio.Future[Overlay | None] | None,
-        timings: dict[str, float] | None,
+        self, events: Sequence[ShipmentEvent], lock_more: set[str]
     ) -> list[Screened | Exception]:
         catalogue = self._reference.require_catalogue()
         licences: dict[str, list[License]] = {}
@@ -184,18 +96,10 @@ class BatchScreener:
         every = {lic.license_id: lic for group in licences.values() for lic in group}
         shipments = sorted({e.shipment_id for e in events})
         started = time.monotonic()
-        # Decided ahead: the previous batch's shipments are read one by one as well, so that its
-        # decisions replace their rows exactly, whether it committed before this read or not.
-        tracked_shipments = shipments if overlay is None else sorted({*shipments, *overlay.latest})
         snapshot = await read_snapshot(
-            self._ledger.pool,
-            [e.event_id for e in events],
-            tracked_shipments,
-            list(every.values()),
+            self._ledger.pool, [e.event_id for e in events], shipments, list(every.values())
         )
         read = time.monotonic()
-        if overlay is not None:
-            snapshot = overlay.over(snapshot)
         usage = snapshot.usage.replace(snapshot.usage, [])
         latest: dict[str, str | None] = dict(snapshot.latest)
         plans: list[_Planned] = []
@@ -216,25 +120,14 @@ class BatchScreener:
                 usage.apply(plan.decision)
                 latest[e.shipment_id] = plan.decision.decision_id
         new = [p for p in plans if p.decision is not None]
-        decided_at = time.monotonic()
-        if after is not None:  # settle after the previous batch, whatever became of it
-            await asyncio.wait([after])
-            if overlay is not None and not overlay.confirmed_by(after):
-                raise _RestartError()  # it settled other decisions than it planned
-        # Only now may the next batch be decided on this one: a batch that had to decide again
-        # would otherwise make every batch after it decide again too.
-        if decided is not None and not decided.done():
-            decided.set_result(Overlay.of(new))
-        settle_from = time.monotonic()
+        decided = time.monotonic()
         if new:
             await self._settle(new, snapshot, licences, every, lock_more, catalogue, encoder)
-        if timings is not None:
-            timings.update(
-                snapshot_s=read - started,
-                decide_s=decided_at - read,
-                previous_s=settle_from - decided_at,
-                settle_s=time.monotonic() - settle_from,
-            )
+        self.timings = {
+            "snapshot_s": read - started,
+            "decide_s": decided - read,
+            "settle_s": time.monotonic() - decided,
+        }
         return [self._result(p) for p in plans]
 
     def _decide(

@@ -24,7 +24,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import ShipmentEvent, utc_now
 from services.common.logging import get_logger
-from services.screening.batch_screener import Ahead, BatchScreener, Overlay
+from services.screening.batch_screener import BatchScreener
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
@@ -51,19 +51,6 @@ class _Outputs:
     outcomes: Counter[str] = field(default_factory=Counter)
     """New decisions by outcome, re-emitted ones as ``duplicate`` (the per-batch log line)."""
     dead_letters: int = 0
-
-
-@dataclass
-class _Screening:
-    """A batch being decided and settled (stage one, before the hand-over)."""
-
-    batch: dict[TopicPartition, list[ConsumerRecord]]
-    items: list[tuple[ConsumerRecord, ShipmentEvent | Rejected]]
-    task: asyncio.Task[list[Screened | Exception]]
-    decided: asyncio.Future[Overlay | None]
-    """Its overlay once decided (None: nothing to decide ahead on)."""
-    started: float
-    timings: dict[str, float]
 
 
 @dataclass
@@ -135,8 +122,6 @@ class ShipmentConsumer:
         self._max_delay = max_delay
         self._lock = asyncio.Lock()
         self._stopping = False
-        self._next: _Screening | None = None
-        """The next batch, decided ahead while this one settles (ADR 0026)."""
         self._in_flight: deque[asyncio.Task[int]] = deque()
         """Stage two of the batches being delivered, oldest first (at most ``MAX_IN_DELIVERY``)."""
         self._issues = 0
@@ -145,8 +130,6 @@ class ShipmentConsumer:
         self._trace = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
         """Per-event debug lines (the level is set once, at start)."""
         self.batches = 0
-        self.decided_ahead = 0
-        """Batches decided while the one before them settled."""
 
     def listener(self) -> ConsumerRebalanceListener:
         return _FinishBatchBeforeRevoke(self)
@@ -163,7 +146,6 @@ class ShipmentConsumer:
         A delivery that failed is left for :meth:`run` to raise; here it only has to be over.
         """
         async with self._lock:
-            await self._drop_next()
             if self._in_flight:
                 await asyncio.wait(list(self._in_flight))
 
@@ -171,92 +153,47 @@ class ShipmentConsumer:
         """Consume until a stop is requested; a batch is never left half-committed."""
         try:
             while not self._stopping:
-                batch = None
-                if self._next is None:
-                    batch = await self._consumer.getmany(
-                        timeout_ms=self._timeout_ms, max_records=self._max_records
-                    )
-                async with self._lock:
-                    current, self._next = self._next, None  # None if a rebalance dropped it
-                    if current is None and batch:
-                        current = self._begin(batch, None)
-                    if current is not None:
-                        await self._process(current)
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._timeout_ms, max_records=self._max_records
+                )
+                if batch:
+                    async with self._lock:
+                        delivery = await self._decide_and_send(batch)
+                        previous = self._in_flight[-1] if self._in_flight else None
+                        self._in_flight.append(
+                            asyncio.create_task(self._deliver(delivery, previous))
+                        )
+                        while len(self._in_flight) > MAX_IN_DELIVERY:
+                            await self._in_flight.popleft()
                 await self._reap(wait=False)
                 await self._observe_lag()
             async with self._lock:
-                await self._drop_next()
                 await self._reap(wait=True)
         except StoppingError as exc:
             log.warning("stopped while retrying; the batch will be redelivered", stage=str(exc))
-
-    async def _process(self, current: _Screening) -> None:
-        """Stage one of ``current``; meanwhile the next batch, if already fetched, is decided."""
-        overlay = await current.decided
-        if overlay is not None and not self._stopping:
-            upcoming = await self._fetch_buffered()
-            if upcoming:
-                self._next = self._begin(upcoming, Ahead(overlay, current.task))
-                self.decided_ahead += 1
-        delivery = await self._complete(current)
-        previous = self._in_flight[-1] if self._in_flight else None
-        self._in_flight.append(asyncio.create_task(self._deliver(delivery, previous)))
-        while len(self._in_flight) > MAX_IN_DELIVERY:
-            await self._in_flight.popleft()
-
-    async def _fetch_buffered(self) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """Records already fetched, without waiting; nothing while a rebalance is under way.
-
-        ``getmany`` waits for a reassignment to finish before it returns anything, even with a
-        zero timeout, and the reassignment waits for :meth:`drain`, which waits for the lock this
-        is called under: so it is not called then. aiokafka has no public flag for it; without
-        the attribute, nothing is fetched ahead (the loop works as without look-ahead). With the
-        flag down, ``getmany(timeout_ms=0)`` returns without suspending.
-        """
-        subscription = getattr(self._consumer, "_subscription", None)
-        if getattr(subscription, "reassignment_in_progress", True):
-            return {}
-        records: dict[TopicPartition, list[ConsumerRecord]] = await self._consumer.getmany(
-            timeout_ms=0, max_records=self._max_records
-        )
-        return records
-
-    async def _drop_next(self) -> None:
-        """Forget a batch decided ahead (rebalance, stop): its decisions may be settled in the
-        ledger, but nothing is sent and its offsets stay uncommitted, so it is redelivered and
-        its stored decisions re-emitted by whoever owns its partitions then."""
-        upcoming, self._next = self._next, None
-        if upcoming is not None:
-            await asyncio.wait([upcoming.task])
-            if not upcoming.task.cancelled():
-                upcoming.task.exception()  # retrieved: a failure here is the redelivery's now
 
     async def _reap(self, *, wait: bool) -> None:
         """Drop delivered batches, oldest first, raising a delivery's failure (all if ``wait``)."""
         while self._in_flight and (wait or self._in_flight[0].done()):
             await self._in_flight.popleft()
 
-    def _begin(
-        self, batch: dict[TopicPartition, list[ConsumerRecord]], ahead: Ahead | None
-    ) -> _Screening:
-        """Parse the batch and start deciding and settling it (a task: it waits for I/O)."""
+    async def _decide_and_send(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> _Delivery:
+        """Stage one: parse, decide and settle the batch, then hand its records to the producer."""
         started = time.monotonic()
+        outputs = _Outputs()
         items: list[tuple[ConsumerRecord, ShipmentEvent | Rejected]] = [
             (record, parse_record(record.value)) for records in batch.values() for record in records
         ]
         events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
-        timings = {"parse_s": time.monotonic() - started}
-        decided: asyncio.Future[Overlay | None] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._screen(events, ahead, decided, timings))
-        return _Screening(batch, items, task, decided, started, timings)
-
-    async def _complete(self, current: _Screening) -> _Delivery:
-        """Stage one's end: the decisions (and dead letters) handed to the producer."""
-        results = iter(await current.task)
+        parsed_at = time.monotonic()
+        self._batch_screener.timings = {}
+        results = iter(await self._screen(events))
         decided = time.monotonic()
-        outputs = _Outputs()
+        timings = {"parse_s": parsed_at - started, **self._batch_screener.timings}
         now = time.time()
-        for record, parsed in current.items:
+        for record, parsed in items:
             if isinstance(parsed, Rejected):
                 self._add_dead_letter(outputs, record, parsed)
                 continue
@@ -276,17 +213,8 @@ class ShipmentConsumer:
             stopping=self._is_stopping,
             max_delay=self._max_delay,
         )
-        timings = current.timings
         timings["hand_over_s"] = time.monotonic() - decided
-        return _Delivery(
-            current.batch,
-            outputs,
-            acks,
-            issued,
-            current.started,
-            decided - current.started,
-            timings,
-        )
+        return _Delivery(batch, outputs, acks, issued, started, decided - started, timings)
 
     async def _deliver(self, delivery: _Delivery, previous: asyncio.Task[int] | None) -> int:
         """Stage two: await the acks and the previous batch's delivery, then commit the offsets.
@@ -336,40 +264,25 @@ class ShipmentConsumer:
         return issued
 
     async def _screen(
-        self,
-        events: list[tuple[ConsumerRecord, ShipmentEvent]],
-        ahead: Ahead | None,
-        decided: asyncio.Future[Overlay | None],
-        timings: dict[str, float],
+        self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
     ) -> list[Screened | Exception]:
         """Every event's decision (or engine error): the batch path, one event at a time if the
-        batch as a whole fails on something that is not transient. Never before the batch
-        decided ahead of (``ahead.previous``) is over. ``decided`` is always resolved."""
+        batch as a whole fails on something that is not transient."""
+        if not events:
+            return []
         try:
-            if not events:
-                return []
-            try:
-                return await retry_transient(
-                    lambda: self._batch_screener.screen_batch(
-                        [e for _, e in events], ahead=ahead, decided=decided, timings=timings
-                    ),
-                    stage="decide",
-                    metrics=self._metrics,
-                    stopping=self._is_stopping,
-                    max_delay=self._max_delay,
-                )
-            except StoppingError:
-                raise
-            except Exception:
-                log.exception("the batch could not be settled; deciding its events one by one")
-            if not decided.done():
-                decided.set_result(None)  # no overlay: the next batch waits for this one
-            if ahead is not None:
-                await asyncio.wait([ahead.previous])
-            return await self._decide_each(events)
-        finally:
-            if not decided.done():
-                decided.set_result(None)
+            return await retry_transient(
+                lambda: self._batch_screener.screen_batch([e for _, e in events]),
+                stage="decide",
+                metrics=self._metrics,
+                stopping=self._is_stopping,
+                max_delay=self._max_delay,
+            )
+        except StoppingError:
+            raise
+        except Exception:
+            log.exception("the batch could not be settled; deciding its events one by one")
+        return await self._decide_each(events)
 
     async def _decide_each(
         self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
