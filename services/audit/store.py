@@ -112,15 +112,11 @@ async def write_batch(
         stored = {row[0] for row in await conn.fetch(_EXISTING, ids)} if ids else set()
         fresh = _first_of_each(records, stored)
         head = await read_head(conn)
-        rows = [
-            record.row(seq, prev, digest)
-            for record, (seq, prev, digest) in zip(
-                fresh, extend(head, (r.content for r in fresh)), strict=True
-            )
-        ]
-        if rows:
-            head = ChainHead(rows[-1][0], rows[-1][2])
-        if rows:
+        links = list(zip(fresh, extend(head, (r.content for r in fresh)), strict=True))
+        rows = [record.row(seq, prev, digest) for record, (seq, prev, digest) in links]
+        if links:
+            _, (seq, _, digest) = links[-1]
+            head = ChainHead(seq, digest)
             await conn.copy_records_to_table(
                 "decision_records",
                 schema_name="audit",
