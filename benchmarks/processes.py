@@ -125,10 +125,6 @@ class ServiceGroup:
         self.name = instances[0].name
 
     @property
-    def pid(self) -> int | None:
-        return self.instances[0].pid
-
-    @property
     def pids(self) -> list[int]:
         return [pid for i in self.instances if (pid := i.pid) is not None]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from benchmarks.pipeline import Pipeline
 from benchmarks.stats import rate_per_s, summary
 from benchmarks.stream import Prepared, Published, new_producer, prepare_events, prepare_licences
 from benchmarks.stream import publish as publish_items
+from services.common.gc_tuning import freeze_startup_objects
 
 Say = Callable[[str], None]
 
@@ -176,8 +176,7 @@ class Bench:
         items = self._events(n, f"r{rate}")
         # Everything kept so far (ids seen, prepared events) out of the collector's full passes:
         # a pause between stamping a record's CreateTime and sending it would count as latency.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         self.say(f"offering {rate} events/s for {self.config.duration_s:.0f} s")
         started = time.monotonic()
         cpu_before = self.cpu.sample()
