@@ -102,6 +102,10 @@ class DecisionCollector(_Watcher):
     def _seen(self) -> Mapping[str, int]:
         return self.first_at_ms
 
+    def decisions_of(self, event_ids: Collection[str]) -> set[str]:
+        """The ids of every decision seen for these events."""
+        return {d for e in event_ids for d in self.decision_of.get(e, ())}
+
     async def stop(self) -> None:
         await self._stop_task()
         if self._consumer is not None:

@@ -38,8 +38,8 @@ class BenchConfig:
     seed: int = 7
     workdir: Path = Path(".bench/runs")
     profile: Path | None = None
-    screening_instances: int = 1
     """Run screening under pyinstrument and write its session here (``.pyisession``)."""
+    screening_instances: int = 1
 
 
 @dataclass
@@ -53,7 +53,6 @@ class BenchState:
 
 class Bench:
     producer: AIOKafkaProducer
-    throughput_ids: set[str]
 
     def __init__(self, base_env: dict[str, str], config: BenchConfig, say: Say) -> None:
         self.config = config
@@ -97,8 +96,7 @@ class Bench:
         try:
             await self._warm_up()
             bulk = self._events(self.config.throughput_events, "throughput")
-            await self._throughput(bulk)
-            await self._audit_rate()
+            await self._audit_rate(await self._throughput(bulk))
             for rate in self.config.rates:
                 await self._latency(rate)
             await self._settle_counts()
@@ -135,11 +133,12 @@ class Bench:
         )
         ids = {i.event_id for i in items if i.event_id}
         await self.collector.wait_for(ids, self.config.drain_timeout_s)
-        decisions = {d for e in ids for d in self.collector.decision_of.get(e, ())}
+        decisions = self.collector.decisions_of(ids)
         await self.poller.wait_for(decisions, self.config.drain_timeout_s)
         await self._shutdown_services()
 
-    async def _throughput(self, items: list[Prepared]) -> None:
+    async def _throughput(self, items: list[Prepared]) -> set[str]:
+        """Screening on a backlog of ``items``; returns their event ids."""
         p, r = self.pipeline, self.state.results
         await publish_items(self.producer, p.topics.shipments, items, None, self.state.published)
         self.say(f"published {len(items)} events; starting screening on the backlog")
@@ -155,13 +154,14 @@ class Bench:
         times = [self.collector.first_at_ms[e] for e in ids if e in self.collector.first_at_ms]
         r["screening_events_per_s"] = round(rate_per_s(times), 1)
         r["throughput_events"] = len(ids)
-        self.throughput_ids = ids
         r["throughput_undecided"] = left
         self.say(f"screening: {r['screening_events_per_s']} events/s ({left} undecided)")
+        return ids
 
-    async def _audit_rate(self) -> None:
+    async def _audit_rate(self, event_ids: set[str]) -> None:
+        """The audit service on the backlog of the decisions of ``event_ids``."""
         p, r = self.pipeline, self.state.results
-        decisions = {d for e in self.throughput_ids for d in self.collector.decision_of.get(e, ())}
+        decisions = self.collector.decisions_of(event_ids)
         p.audit.start()
         await p.audit.wait_ready(120)
         left = await self.poller.wait_for(decisions, self.config.drain_timeout_s)
@@ -215,7 +215,7 @@ class Bench:
         r, c = self.state.results, self.collector
         events = set(self.state.published.at_ms)
         await c.wait_for(events, 30)
-        decisions = {d for e in events for d in c.decision_of.get(e, set())}
+        decisions = c.decisions_of(events)
         await self.poller.wait_for(decisions, 60)
         r["records_published"] = self.state.published.records
         r["events_published"] = len(events)
