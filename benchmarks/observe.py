@@ -12,6 +12,11 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.common.pool import CONNECTION_LOST
+
+#: What the audit poller survives by reconnecting: the database restarting under it.
+_DATABASE_DOWN: tuple[type[BaseException], ...] = (*CONNECTION_LOST, asyncpg.PostgresError)
+
 
 class _Watcher:
     """What both observers share: a background task, and waiting until ids have been seen."""
@@ -145,12 +150,7 @@ class AuditPoller(_Watcher):
                 try:
                     conn = conn or await asyncpg.connect(self._dsn, timeout=2)
                     await self._poll(conn)
-                except (
-                    OSError,
-                    asyncpg.PostgresError,
-                    asyncpg.InterfaceError,
-                    asyncpg.InternalClientError,  # a connection dropped mid-operation
-                ):
+                except _DATABASE_DOWN:
                     if conn is not None:  # the database restarted: reconnect next time
                         with contextlib.suppress(Exception):
                             await conn.close()

@@ -15,6 +15,7 @@ from typing import TypeVar
 import asyncpg
 
 from services.common.logging import get_logger
+from services.common.pool import CONNECTION_LOST
 
 log = get_logger(__name__)
 
@@ -27,10 +28,7 @@ _TRANSIENT_CLASSES = ("08", "53", "57", "58", "40")
 
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same work later may succeed."""
-    # InternalClientError: a connection the server dropped mid-operation (PostgreSQL stopping).
-    if isinstance(
-        exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError
-    ):
+    if isinstance(exc, (*CONNECTION_LOST, TimeoutError)):
         return True
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""

@@ -6,6 +6,16 @@ from typing import Any
 
 import asyncpg
 
+#: A database connection that is gone or unusable, not a statement that failed: the pool (or a
+#: new connection) will do once the server is reachable again. ``InternalClientError`` is what
+#: asyncpg raises on a connection the server dropped mid-operation ("cannot switch to state
+#: 12"), seen while PostgreSQL stops; it is not an ``InterfaceError``.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
 
 async def _no_session_reset(connection: asyncpg.Connection) -> None:
     """Skip asyncpg's reset query on release (one round trip per acquire).

@@ -10,6 +10,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from services.common.logging import get_logger
+from services.common.pool import CONNECTION_LOST
 from services.screening.metrics import ScreeningMetrics
 from services.screening.screener import LedgerContentionError
 
@@ -18,13 +19,9 @@ T = TypeVar("T")
 
 #: Failures of the database or the broker, not of the input: wait and try again.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
+    *CONNECTION_LOST,
     TimeoutError,
     asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    # Raised by a connection the server dropped mid-operation (seen while PostgreSQL stops):
-    # the pool replaces the connection, so the same work succeeds once the server is back.
-    asyncpg.InternalClientError,
     KafkaError,
     LedgerContentionError,
 )
