@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
@@ -26,9 +27,58 @@ Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og
 """
 _ELEMENTS = frozenset(_ELEMENT_SYMBOLS.split())
 
-_HS_SEPARATORS = re.compile(r"[.\s]")
-_HS_DIGITS = re.compile(r"\d{6,10}")
-_HS_PREFIX_DIGITS = re.compile(r"\d{2,10}")
+#: Only ASCII dots and spaces separate HS digit groups; ``\s`` or ``\d`` would let a fullwidth
+#: space or digit (which a Chinese input method produces) through, unrecognisable downstream.
+_HS_SEPARATORS = re.compile(r"[. ]")
+_HS_DIGITS = re.compile(r"[0-9]{6,10}", re.ASCII)
+_HS_PREFIX_DIGITS = re.compile(r"[0-9]{2,10}", re.ASCII)
+_ASCII_LETTERS = {2: re.compile(r"[A-Za-z]{2}"), 3: re.compile(r"[A-Za-z]{3}")}
+#: A decimal written as text: ASCII digits, an optional sign, point and exponent. ``Decimal()``
+#: alone would also take Arabic-Indic or fullwidth digits, underscores and ``NaN``.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: Characters no identifier, name or description may hold: C0 and C1 controls (NUL, CR, LF, TAB,
+#: ESC …), DEL, the Unicode bidi controls (U+061C, U+200E/F, U+202A–E, U+2066–9: they make text
+#: display in another order than it is stored), line/paragraph separators, lone surrogates.
+_FORBIDDEN_IN_TEXT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+#: Largest quantity in its unit and largest value (CONTRACT.md, "v1 additions").
+MAX_QUANTITY = Decimal(10) ** 12
+MAX_VALUE = Decimal(10) ** 15
+
+
+def _ascii_letters(count: int, what: str) -> Callable[[object], object]:
+    pattern = _ASCII_LETTERS[count]
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ValueError(f"{value[:20]!r} is not {what} of {count} ASCII letters")
+        return value
+
+    return check
+
+
+def _plain_text(value: object) -> object:
+    """Refuse control and bidi characters, before any whitespace stripping could hide them."""
+    if isinstance(value, str):
+        found = _FORBIDDEN_IN_TEXT.search(value)
+        if found is not None:
+            raise ValueError(
+                f"contains the control character U+{ord(found.group()):04X} at position "
+                f"{found.start()} (control, bidi and separator characters are not allowed)"
+            )
+    return value
+
+
+def _decimal_input(value: object) -> object:
+    """Accept a decimal as a JSON number (read exactly) or as ASCII text; never a binary float."""
+    if isinstance(value, float):
+        raise ValueError("a binary floating-point number is not an exact decimal; send a string")
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a decimal")
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip(" ")):
+        raise ValueError(f"{value[:40]!r} is not a decimal written in ASCII digits")
+    return value
 
 
 def _country(value: str) -> str:
@@ -68,14 +118,33 @@ def _hs_prefix(value: str) -> str:
     return value
 
 
-CountryCode = Annotated[str, StringConstraints(to_upper=True), AfterValidator(_country)]
-CurrencyCode = Annotated[str, StringConstraints(to_upper=True), AfterValidator(_currency)]
+CountryCode = Annotated[
+    str,
+    BeforeValidator(_ascii_letters(2, "a country code")),
+    StringConstraints(to_upper=True),
+    AfterValidator(_country),
+]
+CurrencyCode = Annotated[
+    str,
+    BeforeValidator(_ascii_letters(3, "a currency code")),
+    StringConstraints(to_upper=True),
+    AfterValidator(_currency),
+]
 ElementSymbol = Annotated[str, AfterValidator(_element)]
 HsCode = Annotated[str, BeforeValidator(normalise_hs_code), AfterValidator(_hs_code)]
 HsPrefix = Annotated[str, BeforeValidator(normalise_hs_code), AfterValidator(_hs_prefix)]
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+Identifier = Annotated[
+    str,
+    BeforeValidator(_plain_text),
+    StringConstraints(min_length=1, max_length=128, strip_whitespace=True),
+]
+Name = Annotated[
+    str,
+    BeforeValidator(_plain_text),
+    StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+]
+Description = Annotated[str, BeforeValidator(_plain_text), Field(min_length=1, max_length=1024)]
 ControlCode = Annotated[
     str,
     StringConstraints(
@@ -83,6 +152,13 @@ ControlCode = Annotated[
     ),
 ]
 
-PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=28)]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=28)]
-Percentage = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+_DECIMAL = BeforeValidator(_decimal_input)
+PositiveDecimal = Annotated[Decimal, _DECIMAL, Field(gt=0, allow_inf_nan=False, max_digits=28)]
+NonNegativeDecimal = Annotated[Decimal, _DECIMAL, Field(ge=0, allow_inf_nan=False, max_digits=28)]
+Percentage = Annotated[Decimal, _DECIMAL, Field(ge=0, le=100, allow_inf_nan=False, max_digits=28)]
+QuantityAmount = Annotated[PositiveDecimal, Field(le=MAX_QUANTITY)]
+"""An amount of goods in its unit: at most 10^12 (a trillion kg is a thousand times the world's
+annual output of any controlled mineral)."""
+MonetaryValue = Annotated[NonNegativeDecimal, Field(le=MAX_VALUE)]
+Measurement = Annotated[NonNegativeDecimal, Field(le=MAX_VALUE)]
+"""A stated technical fact (particle size, frequency …): bounded like values."""

@@ -5,12 +5,12 @@ kg, g and t convert into each other; ``pcs`` never mixes with mass.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from enum import StrEnum
 
 from pydantic import BaseModel
 
-from schemas._common import OUTPUT_MODEL_CONFIG, PositiveDecimal
+from schemas._common import OUTPUT_MODEL_CONFIG, QuantityAmount
 
 
 class Unit(StrEnum):
@@ -30,6 +30,18 @@ class Unit(StrEnum):
 _GRAM_EXPONENT = {Unit.G: 0, Unit.KG: 3, Unit.T: 6}
 
 
+#: The decimal context of quantity arithmetic, independent of the thread's default: wide enough
+#: that no amount the input rules allow (at most 10^12 in its unit, 28 significant digits)
+#: is ever rounded or out of range in any unit, and trapping (raising) instead of rounding
+#: silently should that ever fail.
+QUANTITY_CONTEXT = Context(
+    prec=64,
+    Emax=999_999,
+    Emin=-999_999,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+
+
 class IncompatibleUnitsError(ValueError):
     """Raised when a piece count is compared with a mass."""
 
@@ -40,7 +52,7 @@ def convert(amount: Decimal, unit: Unit, to: Unit) -> Decimal:
         return amount
     if not (unit.is_mass and to.is_mass):
         raise IncompatibleUnitsError(f"cannot convert {unit.value} to {to.value}")
-    return amount.scaleb(_GRAM_EXPONENT[unit] - _GRAM_EXPONENT[to])
+    return amount.scaleb(_GRAM_EXPONENT[unit] - _GRAM_EXPONENT[to], context=QUANTITY_CONTEXT)
 
 
 class Quantity(BaseModel):
@@ -48,7 +60,7 @@ class Quantity(BaseModel):
 
     model_config = OUTPUT_MODEL_CONFIG
 
-    amount: PositiveDecimal
+    amount: QuantityAmount
     unit: Unit
 
     def to(self, unit: Unit) -> Decimal:

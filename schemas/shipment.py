@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -13,13 +14,15 @@ from schemas._common import (
     ControlCode,
     CountryCode,
     CurrencyCode,
+    Description,
     ElementSymbol,
     HsCode,
     Identifier,
+    Measurement,
+    MonetaryValue,
     Name,
-    NonNegativeDecimal,
     Percentage,
-    PositiveDecimal,
+    QuantityAmount,
 )
 from schemas.quantity import Unit
 
@@ -93,16 +96,16 @@ class CargoLine(BaseModel):
 
     line_no: Annotated[int, Field(ge=1, le=100_000)]
     hs_code: HsCode
-    description: Annotated[str, Field(min_length=1, max_length=1024)]
+    description: Description
     control_code: ControlCode | None = None
-    quantity: PositiveDecimal
+    quantity: QuantityAmount
     unit: Unit
-    value: NonNegativeDecimal
+    value: MonetaryValue
     currency: CurrencyCode
     origin_country: CountryCode
     purity_pct: Percentage | None = None
     composition: Annotated[list[ElementContent], Field(max_length=118)] = []
-    properties: Annotated[dict[PropertyName, NonNegativeDecimal], Field(max_length=64)] = {}
+    properties: Annotated[dict[PropertyName, Measurement], Field(max_length=64)] = {}
 
     @model_validator(mode="after")
     def _composition_is_consistent(self) -> CargoLine:
@@ -115,7 +118,7 @@ class CargoLine(BaseModel):
             raise ValueError("composition mass_pct values add up to more than 100")
         return self
 
-    def property_value(self, name: str) -> NonNegativeDecimal | None:
+    def property_value(self, name: str) -> Decimal | None:
         """A standard numeric fact of the line, or ``None`` when the ERP did not state it."""
         return self.properties.get(name)
 

@@ -12,28 +12,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import asyncpg
-
 from services.common.logging import get_logger
-from services.common.pool import CONNECTION_LOST
+from services.common.retry_policy import is_transient_database_error
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
 
-#: SQLSTATE classes that mean "the database is not (yet) there": connection exceptions,
-#: insufficient resources, operator intervention (shutdown, starting up), system errors.
-_TRANSIENT_CLASSES = ("08", "53", "57", "58", "40")
-
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether retrying the same work later may succeed."""
-    if isinstance(exc, (*CONNECTION_LOST, TimeoutError)):
-        return True
-    if isinstance(exc, asyncpg.PostgresError):
-        state = getattr(exc, "sqlstate", "") or ""
-        return state[:2] in _TRANSIENT_CLASSES
-    return False
+    """Whether retrying the same work later may succeed: the policy both services share."""
+    return is_transient_database_error(exc)
 
 
 @dataclass(frozen=True)

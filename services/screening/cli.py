@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -12,6 +11,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from schemas import License, ShipmentEvent, utc_now
+from schemas.strict_json import JsonInputError, loads_strict
+from schemas.validation import summarise_validation_error
 from services.screening.catalogue import (
     Catalogue,
     CatalogueError,
@@ -39,20 +40,17 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _describe(error: ValidationError) -> str:
-    parts = []
-    for detail in error.errors()[:5]:
-        where = ".".join(str(p) for p in detail["loc"]) or "(value)"
-        parts.append(f"{where}: {detail['msg']}")
-    return "; ".join(parts)
+    return summarise_validation_error(error, limit=5)
 
 
 def _read_json(path: Path) -> Any:
+    """The file's JSON under the same input rules as the topics (:mod:`schemas.strict_json`)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_strict(path.read_bytes())
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON: {exc}") from exc
+    except JsonInputError as exc:
+        raise InputError(f"{path}: not acceptable JSON: {exc}") from exc
 
 
 def _validate_all(path: Path, model: type[M], id_field: str, raw: Any) -> list[M]:

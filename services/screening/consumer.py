@@ -29,7 +29,7 @@ from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, p
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
-from services.screening.retry import TRANSIENT_ERRORS, StoppingError, retry_transient
+from services.screening.retry import StoppingError, is_retryable, retry_transient
 from services.screening.screener import Screened, Screener
 
 log = get_logger(__name__)
@@ -230,7 +230,7 @@ class ShipmentConsumer:
         acks = asyncio.gather(*delivery.acks, return_exceptions=True)
         previous_issued = 0 if previous is None else await previous
         failed = next((r for r in await acks if isinstance(r, BaseException)), None)
-        if failed is not None and not isinstance(failed, TRANSIENT_ERRORS):
+        if failed is not None and not is_retryable(failed):
             raise failed
         if failed is not None or previous_issued > issued:
             if failed is not None:

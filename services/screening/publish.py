@@ -4,7 +4,6 @@ publishers behind ``lodestone catalogue publish`` and ``lodestone licenses publi
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from schemas import License
+from schemas.strict_json import loads_strict
 from services.screening.catalogue import Catalogue
 
 CATALOGUE_KEY = b"catalogue"
@@ -60,7 +60,7 @@ class BrokerPublisher:
 
 def load_licences_file(path: Path) -> list[License]:
     """A JSON array of License objects (as for ``lodestone screen --licenses``)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw = loads_strict(path.read_bytes())
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a JSON array of licences")
     return [License.model_validate(item) for item in raw]

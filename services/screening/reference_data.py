@@ -15,6 +15,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from schemas import License
+from schemas.strict_json import JsonInputError, loads_strict
+from schemas.validation import summarise_validation_error
 from services.common.logging import get_logger
 from services.screening.catalogue import Catalogue, CatalogueError, load_bundled_catalogue
 
@@ -149,9 +151,24 @@ class ReferenceFollower:
             self.data.loaded.set()
 
     def _apply(self, record: ConsumerRecord) -> LicenceChange | Catalogue | None:
-        if record.topic == self._controls:
-            return self._apply_catalogue(record)
-        return self._apply_licence(record)
+        """Apply one reference record; a record that cannot be read is counted and skipped.
+
+        Nothing a single record holds may end the reference-data task (which would stop every
+        licence and catalogue update): failures nobody foresaw are caught here too.
+        """
+        try:
+            if record.topic == self._controls:
+                return self._apply_catalogue(record)
+            return self._apply_licence(record)
+        except Exception as exc:
+            self.invalid_records += 1
+            log.error(
+                "unreadable reference record ignored",
+                topic=record.topic,
+                offset=record.offset,
+                error=repr(exc)[:300],
+            )
+            return None
 
     def _apply_catalogue(self, record: ConsumerRecord) -> Catalogue | None:
         if record.value is None:
@@ -181,13 +198,13 @@ class ReferenceFollower:
             self.data.licences = licences
             return LicenceChange(key, before, None) if self.data.loaded.is_set() else None
         try:
-            licence = License.model_validate_json(record.value)
-        except ValidationError as exc:
+            licence = License.model_validate(loads_strict(record.value))
+        except (JsonInputError, ValidationError) as exc:
             self.invalid_records += 1
-            first_line = str(exc).splitlines()[0]
-            log.error(
-                "invalid licence record ignored", key=key, offset=record.offset, error=first_line
+            error = (
+                summarise_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
             )
+            log.error("invalid licence record ignored", key=key, offset=record.offset, error=error)
             return None
         before = licences.get(licence.license_id)
         licences[licence.license_id] = licence

@@ -1,4 +1,8 @@
-"""Bounded exponential backoff for transient failures: retried without end, never skipped."""
+"""Bounded exponential backoff for transient failures: retried without end, never skipped.
+
+Only what :func:`is_retryable` calls transient is retried; anything else propagates at once,
+so that the caller can isolate the one record that causes it (ADR 0027).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,19 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg
-from aiokafka.errors import KafkaError
-
 from services.common.logging import get_logger
-from services.common.pool import CONNECTION_LOST
+from services.common.retry_policy import is_transient
 from services.screening.metrics import ScreeningMetrics
 from services.screening.screener import LedgerContentionError
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
-#: Failures of the database or the broker, not of the input: wait and try again.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    *CONNECTION_LOST,
-    TimeoutError,
-    asyncpg.PostgresError,
-    KafkaError,
-    LedgerContentionError,
-)
+
+def is_retryable(exc: BaseException) -> bool:
+    """A database or broker failure that may pass (:mod:`services.common.retry_policy`), or a
+    ledger that kept changing under a settle: waiting and trying again is the cure."""
+    return is_transient(exc) or isinstance(exc, LedgerContentionError)
 
 
 #: Longest one attempt may take before it is abandoned and retried (a batch transaction or a
@@ -55,7 +53,9 @@ async def retry_transient(
     while True:
         try:
             return await asyncio.wait_for(operation(), timeout=attempt_timeout)
-        except TRANSIENT_ERRORS as exc:
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
             metrics.transient_errors.labels(stage).inc()
             if stopping():
                 raise StoppingError(stage) from exc

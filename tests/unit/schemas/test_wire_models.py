@@ -21,6 +21,7 @@ from schemas import (
     convert,
 )
 from schemas.json_schema import JSON_DIR, WIRE_MODELS, render
+from schemas.strict_json import loads_strict
 
 CONTRACT_EVENT: dict[str, Any] = {
     "event_id": "0f8e6c1a",
@@ -41,7 +42,7 @@ CONTRACT_EVENT: dict[str, Any] = {
             "control_code": "1C902.b",
             "quantity": "500",
             "unit": "kg",
-            "value": 182000.00,
+            "value": Decimal("182000.00"),  # the JSON number 182000.00, read exactly
             "currency": "USD",
             "origin_country": "CN",
             "purity_pct": "99.9",
@@ -98,7 +99,7 @@ def test_contract_example_event_parses_with_normalised_values() -> None:
 def test_json_numbers_become_exact_decimals() -> None:
     raw = ShipmentEvent.model_validate(CONTRACT_EVENT).model_dump_json()
     raw = raw.replace('"purity_pct":"99.9"', '"purity_pct":99.9')
-    assert ShipmentEvent.model_validate_json(raw).lines[0].purity_pct == Decimal("99.9")
+    assert ShipmentEvent.model_validate(loads_strict(raw)).lines[0].purity_pct == Decimal("99.9")
 
 
 @pytest.mark.parametrize(

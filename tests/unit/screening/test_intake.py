@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -62,11 +64,29 @@ def test_dead_letter_keeps_original_bytes_and_coordinates() -> None:
     assert base64.b64decode(letter.source.key or "") == b"\xff\x00"
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _reference(value: bytes) -> ShipmentEvent | str:
-    """What ``json.loads`` then validation gives (the fast parse must agree with it)."""
+    """An independent reading of the contract's JSON rules: the standard library's parser set to
+    exact decimals, no duplicate keys and no NaN/Infinity, then validation."""
     try:
-        return ShipmentEvent.model_validate(json.loads(value))
-    except ValueError as exc:  # JSONDecodeError, ValidationError
+        raw = json.loads(
+            value.removeprefix(b"\xef\xbb\xbf"),
+            parse_float=Decimal,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_refuse_constant,
+        )
+        return ShipmentEvent.model_validate(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, ValidationError
         return type(exc).__name__
 
 
