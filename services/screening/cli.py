@@ -57,11 +57,14 @@ def _validate_all(path: Path, model: type[M], id_field: str, raw: Any) -> list[M
     entries = raw if isinstance(raw, list) else [raw]
     out: list[M] = []
     for position, entry in enumerate(entries):
-        ident = entry.get(id_field) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            kind = type(entry).__name__
+            raise InputError(f"{path} [{position}]: expected a JSON object, got {kind}")
+        ident = entry.get(id_field)
         try:
             out.append(model.model_validate(entry))
         except ValidationError as exc:
-            label = f"[{position}]" + (f" {id_field}={ident}" if ident else "")
+            label = f"[{position}]" + (f" {id_field}={str(ident)[:64]!r}" if ident else "")
             raise InputError(f"{path} {label}: {_describe(exc)}") from exc
     return out
 
