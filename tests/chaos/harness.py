@@ -16,7 +16,9 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.observe import AuditPoller, DecisionCollector
 from benchmarks.pipeline import Pipeline
 from benchmarks.stream import Prepared, Published, new_producer, prepare_events, publish
+from services.screening.sample_stream import generate_events
 from tests.chaos.conftest import Scale
+from tests.hostile_corpus import poison as hostile_poison
 
 Fault = Callable[[], Awaitable[None]]
 
@@ -38,14 +40,20 @@ class Outcome:
 
 
 def poison_values(tag: str) -> list[bytes | None]:
-    """Records that can never be decided: each kind of rejection the intake knows."""
+    """Records that can never be decided: each kind of rejection the intake knows, and the
+    hostile corpus (control characters, look-alike digits, exotic numbers, duplicate keys …)."""
+    hostile = [
+        value
+        for value in hostile_poison(generate_events(1, seed=5)[0], tag)
+        if value is None or len(value) < 100_000  # the oversized one needs a compressed batch
+    ]
     return [
         f"{tag}-1 this is not JSON".encode(),
         b"\xff\xfe" + tag.encode() + b"\x00 invalid UTF-8",
         f'["{tag}-3", "a JSON array, not an object"]'.encode(),
         f'{{"event_id": "{tag}-4", "event_type": "shipment.exploded"}}'.encode(),
         f'{{"event_id": "{tag}-5", "event_type": "shipment.declared", "lines": 7}}'.encode(),
-        None,  # a tombstone on the shipments topic
+        *hostile,
     ]
 
 
