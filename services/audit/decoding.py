@@ -29,6 +29,9 @@ def decode_decision(
         return pending_record(payload, source, recorded_at)
     except (orjson.JSONDecodeError, ValidationError, NotCanonicalError) as exc:
         return Rejected(source, key, value, type(exc).__name__, str(exc)[:_MAX_ERROR_CHARS])
+    except Exception as exc:  # whatever a record holds, it is kept as rejected, never fatal
+        error = f"the record could not be read: {exc!r}"
+        return Rejected(source, key, value, type(exc).__name__, error[:_MAX_ERROR_CHARS])
 
 
 def decode_catalogue(value: bytes | None, source: SourceCoordinates) -> CatalogueVersion | None:

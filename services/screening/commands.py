@@ -55,10 +55,15 @@ def licenses_publish(
 ) -> None:
     """Publish licences to the licences topic, keyed by licence id."""
     from services.common.settings import get_settings
-    from services.screening.publish import load_licences_file, publish_licences
+    from services.screening.cli import InputError, load_licences
+    from services.screening.publish import publish_licences
 
+    try:
+        licences = load_licences(file)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     settings = get_settings()
-    licences = load_licences_file(file)
     count = asyncio.run(
         publish_licences(settings.kafka_bootstrap, settings.topic_licenses, licences)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 from uuid import uuid4
 
@@ -13,7 +12,6 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from schemas import License
-from schemas.strict_json import loads_strict
 from services.screening.catalogue import Catalogue
 
 CATALOGUE_KEY = b"catalogue"
@@ -56,14 +54,6 @@ class BrokerPublisher:
             topic, value=value, key=key, headers=headers
         )
         return future
-
-
-def load_licences_file(path: Path) -> list[License]:
-    """A JSON array of License objects (as for ``lodestone screen --licenses``)."""
-    raw = loads_strict(path.read_bytes())
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: expected a JSON array of licences")
-    return [License.model_validate(item) for item in raw]
 
 
 async def publish_records(

@@ -1,7 +1,7 @@
 """Bounded exponential backoff for transient failures: retried without end, never skipped.
 
 Only what :func:`is_retryable` calls transient is retried; anything else propagates at once,
-so that the caller can isolate the one record that causes it (ADR 0027).
+so that the caller can isolate the one record that causes it (ADR 0005).
 """
 
 from __future__ import annotations

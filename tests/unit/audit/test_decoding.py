@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.audit.decoding import decode_catalogue, decode_decision
 from services.audit.records import PendingRecord, SourceCoordinates
@@ -48,3 +50,17 @@ def test_a_catalogue_is_keyed_by_its_version_or_its_digest() -> None:
     assert anonymous is not None
     assert anonymous.version == "sha256:" + hashlib.sha256(b'{"measures": []}').hexdigest()
     assert decode_catalogue(None, source) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    position=st.integers(min_value=0, max_value=3_000),
+    inserted=st.binary(min_size=1, max_size=8)
+    | st.sampled_from([b"\\u0000", b"\\ud800", b"[" * 2000, b"9" * 5000, b"NaN", b'"a":1,']),
+)
+def test_any_bytes_spliced_into_a_decision_are_recorded_or_rejected_never_raised(
+    position: int, inserted: bytes
+) -> None:
+    value = make_decision(1).model_dump_json().encode()
+    result = decode_decision(value[:position] + inserted + value[position:], b"k", SOURCE, NOW)
+    assert isinstance(result, PendingRecord | Rejected)

@@ -101,3 +101,18 @@ def test_a_licence_file_breaking_the_rules_is_refused_naming_the_field(tmp_path:
     )
     assert result.exit_code == 2, result.output
     assert "license_id" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 100_000, b'[{"license_id": "A", "license_id": "B"}]', b"\xff", b"{}"],
+    ids=["deep nesting", "duplicate key", "not UTF-8", "not an array"],
+)
+def test_licences_publish_refuses_a_bad_file_before_connecting(
+    content: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "licences.json"
+    path.write_bytes(content)
+    result = runner.invoke(app, ["licenses", "publish", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ")
