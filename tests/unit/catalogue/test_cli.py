@@ -58,7 +58,7 @@ def test_screen_bad_input_names_file_event_and_field(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.json", [good, bad])
     result = runner.invoke(app, ["screen", str(path)])
     assert result.exit_code == 2
-    assert "e.json [1] event_id=E-BAD: ship_date" in result.stderr
+    assert "e.json [1] event_id='E-BAD': ship_date" in result.stderr
     assert "Traceback" not in result.stderr
 
 
