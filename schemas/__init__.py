@@ -13,7 +13,9 @@ from schemas.decision import (
     utc_now,
 )
 from schemas.license import License, LicenseKind, LicenseStatus
+from schemas.party import ControlledParty, PartyList, PartyStatus, StatusWindow
 from schemas.quantity import IncompatibleUnitsError, Quantity, Unit, convert
+from schemas.review import Review, ReviewAction, Reviewer
 from schemas.shipment import (
     MAX_EVENT_BYTES,
     MAX_LINES_PER_SHIPMENT,
@@ -31,6 +33,7 @@ __all__ = [
     "MAX_LINES_PER_SHIPMENT",
     "STANDARD_PROPERTIES",
     "CargoLine",
+    "ControlledParty",
     "DeadLetter",
     "Decision",
     "DecisionEvidence",
@@ -45,11 +48,17 @@ __all__ = [
     "LineDecision",
     "Outcome",
     "Party",
+    "PartyList",
+    "PartyStatus",
     "Quantity",
     "Reason",
     "ReasonCode",
+    "Review",
+    "ReviewAction",
+    "Reviewer",
     "ShipmentEvent",
     "SourceCoordinates",
+    "StatusWindow",
     "Trigger",
     "Unit",
     "convert",
