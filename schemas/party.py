@@ -61,7 +61,8 @@ class ControlledParty(BaseModel):
     country: CountryCode | None = None
     """ISO 3166-1 alpha-2 where the sources state one country; otherwise null and ``note`` says
     what they state."""
-    list: PartyList
+    list_: PartyList = Field(alias="list")
+    """The list (``list`` on the wire)."""
     announcement: Name
     announcement_key: Identifier | None = None
     listed_on: date

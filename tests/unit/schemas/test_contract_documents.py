@@ -4,9 +4,11 @@ what the code generates today, and each example is read back by the code it docu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from schemas import ControlledParty, DeadLetter, Decision, License, Review, ShipmentEvent
 from schemas.strict_json import loads_strict
@@ -55,7 +57,7 @@ def test_the_committed_examples_are_current(name: str) -> None:
     )
 
 
-_MODELS = {
+_MODELS: dict[str, type[BaseModel]] = {
     "shipment-event": ShipmentEvent,
     "license": License,
     "decision": Decision,
@@ -66,8 +68,7 @@ _MODELS = {
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES_DIR.glob("*.json")), ids=lambda p: p.name)
-def test_each_example_is_read_by_the_model_it_documents(path: object) -> None:
-    assert hasattr(path, "read_bytes")
-    model = _MODELS[path.name.split(".")[0]]  # type: ignore[attr-defined]
-    raw = loads_strict(path.read_bytes())  # type: ignore[attr-defined]
+def test_each_example_is_read_by_the_model_it_documents(path: Path) -> None:
+    model = _MODELS[path.name.split(".")[0]]
+    raw = loads_strict(path.read_bytes())
     assert json.loads(model.model_validate(raw).model_dump_json(by_alias=True)) == raw
