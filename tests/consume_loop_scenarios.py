@@ -29,7 +29,7 @@ from schemas import DeadLetter, EndUse, EventType, Party, ShipmentEvent
 from services.screening.consumer import ShipmentConsumer, Topics
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
-from services.screening.screener import Screened
+from services.screening.screener import Item, Result, Screened, Screener
 
 PARTITION = 0
 
@@ -167,10 +167,13 @@ class ScriptedPublisher:
         return ack
 
 
-class FakeScreener:
-    """Decides every event as ``decision:<event id>``; scriptable failures and pauses."""
+class FakeScreener(Screener):
+    """The batch path decides every event as ``decision:<event id>``; scriptable failures and
+    pauses. The fallback around it (:meth:`Screener.screen_all`) is the real one."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # no ledger, no reference data: ``screen`` is replaced
+        self.poison: set[str] = set()
+        """Event ids that make any batch with them fail as a whole (a defect of the path)."""
         self.transient = False
         """Every batch fails with a transient error (retried by the loop)."""
         self.refuse: set[str] = set()
@@ -180,12 +183,16 @@ class FakeScreener:
         self.entered: dict[str, asyncio.Event] = {}
         self.attempts = 0
 
-    async def screen_batch(
-        self, events: Sequence[ShipmentEvent], timings: dict[str, float] | None = None
-    ) -> list[Screened | Exception]:
+    async def screen(
+        self, items: Sequence[Item], timings: dict[str, float] | None = None
+    ) -> list[Result]:
         self.attempts += 1
         if self.transient:
             raise KafkaConnectionError("scripted: the database is unreachable")
+        events = [item for item in items if isinstance(item, ShipmentEvent)]
+        assert len(events) == len(items), "the consume loop hands over shipment events only"
+        if any(e.event_id in self.poison for e in events):
+            raise ArithmeticError("scripted: the batch as a whole fails")
         for e in events:
             self.entered.setdefault(e.event_id, asyncio.Event()).set()
             if e.event_id in self.pause:
@@ -196,12 +203,6 @@ class FakeScreener:
             else Screened(decision_of(e.event_id), e.shipment_id, decision_of(e.event_id), None)
             for e in events
         ]
-
-    async def screen_event(self, event: ShipmentEvent) -> Screened:
-        (result,) = await self.screen_batch([event])
-        if isinstance(result, Exception):
-            raise result
-        return result
 
     def reached(self, event_id: str) -> asyncio.Event:
         return self.entered.setdefault(event_id, asyncio.Event())
@@ -274,9 +275,7 @@ def make_loop(harness: LoopHarness, *, max_records: int = 1) -> Loop:
     consumer = ShipmentConsumer(
         reader,
         topics=harness.topics,
-        screener=screener,  # type: ignore[arg-type]
-        batch_screener=screener,  # type: ignore[arg-type]
-        ledger=None,  # type: ignore[arg-type]
+        screener=screener,
         publisher=publisher,
         metrics=metrics,
         batch_max_records=max_records,
@@ -417,6 +416,25 @@ class ConsumeLoopScenarios:
         decisions = await loop_harness.read(loop_harness.topics.decisions, 1)
         assert [v.decode() for _, v in decisions] == [decision_of("loop-event-2")]
         assert await loop_harness.committed() == 3
+
+    async def test_a_batch_failing_as_a_whole_is_settled_one_event_at_a_time(
+        self, loop_harness: LoopHarness
+    ) -> None:
+        await loop_harness.put([event_bytes(1), event_bytes(2), event_bytes(3)])
+        loop = make_loop(loop_harness, max_records=10)
+        loop.screener.poison.add("loop-event-2")
+        loop.start()
+        await wait_until(lambda: loop.reader.commits[-1:] == [3], "every record is committed")
+        await loop.stop()
+
+        decisions = await loop_harness.read(loop_harness.topics.decisions, 2)
+        assert [v.decode() for _, v in decisions] == [
+            decision_of("loop-event-1"),
+            decision_of("loop-event-3"),
+        ]
+        letters = await loop_harness.read(loop_harness.topics.dead_letters, 1)
+        (letter,) = [DeadLetter.model_validate_json(v) for _, v in letters]
+        assert (letter.error_type, letter.source.offset) == ("processing_error", 1)
 
 
 # --- the in-memory harness --------------------------------------------------------------------

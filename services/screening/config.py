@@ -21,8 +21,6 @@ class ScreeningSettings(BaseSettings):
     """Port of ``/healthz``, ``/readyz`` and ``/metrics``; 0 picks a free one."""
     batch_max_records: int = 500
     batch_timeout_ms: int = 200
-    concurrency: int = 16
-    """Shipments decided at once within a batch (events of one shipment stay in order)."""
     linger_ms: int = 0
     """The consume loop hands the producer a whole batch at once and then awaits the acks, so a
     linger only delays every batch (by up to its length) without making the requests larger."""

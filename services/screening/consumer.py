@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,11 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import ShipmentEvent, utc_now
 from services.common.logging import get_logger
-from services.screening.batch_screener import BatchScreener
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
-from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
 from services.screening.retry import TRANSIENT_ERRORS, StoppingError, retry_transient
-from services.screening.screener import Screened, Screener
+from services.screening.screener import Result, Screened, Screener
 
 log = get_logger(__name__)
 
@@ -101,25 +100,19 @@ class ShipmentConsumer:
         *,
         topics: Topics,
         screener: Screener,
-        batch_screener: BatchScreener,
-        ledger: Ledger,
         publisher: Publisher,
         metrics: ScreeningMetrics,
         batch_max_records: int = 500,
         batch_timeout_ms: int = 200,
-        concurrency: int = 16,
         max_delay: float = 5.0,
     ) -> None:
         self._consumer = consumer
         self._topics = topics
         self._screener = screener
-        self._batch_screener = batch_screener
-        self._ledger = ledger
         self._publisher = publisher
         self._metrics = metrics
         self._max_records = batch_max_records
         self._timeout_ms = batch_timeout_ms
-        self._concurrency = concurrency
         self._max_delay = max_delay
         self._lock = asyncio.Lock()
         self._stopping = False
@@ -197,6 +190,7 @@ class ShipmentConsumer:
                 self._add_dead_letter(outputs, record, parsed)
                 continue
             result = next(results)
+            assert result is not None, "only a re-screen is ever dropped"
             if isinstance(result, Exception):
                 with structlog.contextvars.bound_contextvars(
                     event_id=parsed.event_id, shipment_id=parsed.shipment_id
@@ -264,59 +258,23 @@ class ShipmentConsumer:
 
     async def _screen(
         self, events: list[tuple[ConsumerRecord, ShipmentEvent]], timings: dict[str, float]
-    ) -> list[Screened | Exception]:
-        """Every event's decision (or engine error): the batch path, one event at a time if the
-        batch as a whole fails on something that is not transient."""
-        if not events:
-            return []
-        try:
-            return await retry_transient(
-                lambda: self._batch_screener.screen_batch([e for _, e in events], timings),
-                stage="decide",
-                metrics=self._metrics,
-                stopping=self._is_stopping,
-                max_delay=self._max_delay,
-            )
-        except StoppingError:
-            raise
-        except Exception:
-            log.exception("the batch could not be settled; deciding its events one by one")
-        return await self._decide_each(events)
+    ) -> list[Result]:
+        """Every event's decision (or engine error), on the one settle path (ADR 0027)."""
+        return await self._screener.screen_all(
+            [e for _, e in events],
+            retry=self._retry_decide,
+            stopping=self._is_stopping,
+            timings=timings,
+        )
 
-    async def _decide_each(
-        self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
-    ) -> list[Screened | Exception]:
-        by_shipment: dict[str, list[tuple[int, ShipmentEvent]]] = defaultdict(list)
-        for n, (_, event) in enumerate(events):
-            by_shipment[event.shipment_id].append((n, event))
-        gate = asyncio.Semaphore(self._concurrency)
-        results: dict[int, Screened | Exception] = {}
-
-        async def one_shipment(items: list[tuple[int, ShipmentEvent]]) -> None:
-            async with gate:
-                for n, event in items:
-                    results[n] = await self._decide_one(event)
-
-        await asyncio.gather(*(one_shipment(i) for i in by_shipment.values()))
-        return [results[n] for n in range(len(events))]
-
-    async def _decide_one(self, event: ShipmentEvent) -> Screened | Exception:
-        with structlog.contextvars.bound_contextvars(
-            event_id=event.event_id, shipment_id=event.shipment_id
-        ):
-            try:
-                return await retry_transient(
-                    lambda: self._screener.screen_event(event),
-                    stage="decide",
-                    metrics=self._metrics,
-                    stopping=self._is_stopping,
-                    max_delay=self._max_delay,
-                )
-            except StoppingError:
-                raise
-            except Exception as exc:  # a defect, not the input's: keep it, keep going
-                log.exception("event could not be decided; dead-lettered")
-                return exc
+    async def _retry_decide(self, operation: Callable[[], Awaitable[list[Result]]]) -> list[Result]:
+        return await retry_transient(
+            operation,
+            stage="decide",
+            metrics=self._metrics,
+            stopping=self._is_stopping,
+            max_delay=self._max_delay,
+        )
 
     def _add_decision(
         self, out: _Outputs, screened: Screened, record: ConsumerRecord, now: float

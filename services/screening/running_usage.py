@@ -110,11 +110,12 @@ class RunningUsage:
                 )
         return copy
 
-    def usage_for(self, shipment_id: str, licence_ids: Iterable[str]) -> LicenceUsage:
-        """What shipments other than ``shipment_id`` consumed of ``licence_ids``."""
+    def usage_for(self, shipment_id: str, licence_ids: Iterable[str] | None = None) -> LicenceUsage:
+        """What shipments other than ``shipment_id`` consumed of ``licence_ids`` (default: of
+        every licence this usage tracks)."""
         consumed: dict[str, Decimal] = {}
         single_used_by: dict[str, str] = {}
-        for licence_id in licence_ids:
+        for licence_id in self._licences if licence_ids is None else licence_ids:
             entry = self._licences.get(licence_id)
             if entry is None:
                 continue

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from schemas import Outcome, Quantity
-from services.screening.engine import LedgerMemory, LicenceUsage
+from services.screening.engine import LicenceUsage
+from services.screening.running_usage import RunningUsage
 from tests.unit.engine.factories import codes, event, licence, line, screen
 
 SM = line("Samarium oxide", "2846901940", quantity="500", unit="kg")
@@ -108,7 +109,7 @@ def test_choice_declared_then_narrowest_then_earliest_expiry_then_id() -> None:
 
 def test_ledger_releases_consumption_when_a_shipment_is_cancelled() -> None:
     lic = licence(kind="single", control_codes=["1C902"], cap=("1", "t"))
-    ledger = LedgerMemory.for_licences([lic])
+    ledger = RunningUsage([lic])
     ledger.apply(screen(event(SM, shipment_id="A"), [lic]))
     assert ledger.usage_for("B").single_used_by == {"LIC-1": "A"}
     ledger.apply(screen(event(shipment_id="A", event_type="shipment.cancelled"), [lic]))

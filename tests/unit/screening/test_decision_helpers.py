@@ -9,7 +9,7 @@ from decimal import Decimal
 from schemas import Decision, License, ShipmentEvent
 from services.screening.catalogue import Catalogue
 from services.screening.engine import LicenceUsage, decide
-from services.screening.ledger import consumption_by_licence
+from services.screening.running_usage import consumption_of
 from services.screening.sample_stream import generate_events, sample_licences
 from services.screening.screener import same_substance
 from services.screening.tail import matches, render
@@ -54,8 +54,8 @@ def _decide(catalogue: Catalogue, licensed: bool = False) -> Decision:
 def test_an_approval_consumes_in_the_cap_unit_and_a_hold_consumes_nothing() -> None:
     held = _decide(controls_catalogue())
     approved = _decide(controls_catalogue(), licensed=True)
-    assert consumption_by_licence(held) == {}
-    consumed = consumption_by_licence(approved)
+    assert consumption_of(held) == {}
+    consumed = consumption_of(approved)
     assert list(consumed) == ["L-1"]
     ((_, amount, unit),) = consumed["L-1"]
     assert (amount, unit.value) == (Decimal("0.1"), "t")
