@@ -26,7 +26,8 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from schemas import DeadLetter, EndUse, EventType, Party, ShipmentEvent
-from services.screening.consumer import ShipmentConsumer, Topics
+from services.screening.config import Topics
+from services.screening.consumer import ShipmentConsumer
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
 from services.screening.screener import Item, Result, Screened, Screener

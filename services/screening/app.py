@@ -22,8 +22,8 @@ from services.common.health import HealthServer
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.screening.catalogue import Catalogue
-from services.screening.config import ScreeningSettings
-from services.screening.consumer import ShipmentConsumer, Topics
+from services.screening.config import ScreeningSettings, Topics
+from services.screening.consumer import ShipmentConsumer
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import BrokerPublisher, Publisher

@@ -5,9 +5,19 @@ Topic names, broker and database URLs are the shared :class:`services.common.set
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics one screening service reads and writes (from the shared settings)."""
+
+    shipments: str
+    decisions: str
+    dead_letters: str
 
 
 class ScreeningSettings(BaseSettings):

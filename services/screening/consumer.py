@@ -25,6 +25,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import ShipmentEvent, utc_now
 from services.common.logging import get_logger
+from services.screening.config import Topics
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
@@ -32,13 +33,6 @@ from services.screening.retry import TRANSIENT_ERRORS, StoppingError, retry_tran
 from services.screening.screener import Result, Screened, Screener
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Topics:
-    shipments: str
-    decisions: str
-    dead_letters: str
 
 
 @dataclass

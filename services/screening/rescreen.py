@@ -23,7 +23,7 @@ from typing import TypeVar
 from schemas import Trigger
 from services.common.logging import get_logger
 from services.screening.catalogue import Catalogue
-from services.screening.consumer import Topics
+from services.screening.config import Topics
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher

@@ -37,7 +37,12 @@ from services.screening.engine import decide
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
 from services.screening.reference_data import ReferenceData
-from services.screening.running_usage import RunningUsage, consumption_of, tracked
+from services.screening.running_usage import (
+    RunningUsage,
+    consumed_rows,
+    consumption_of,
+    tracked,
+)
 
 log = get_logger(__name__)
 
@@ -212,10 +217,11 @@ class Screener:
             self._ledger.pool,
             [item.event_id for item in items if isinstance(item, ShipmentEvent)],
             shipments,
-            list(every.values()),
+            [lic for lic in every.values() if tracked(lic)],
         )
         read = time.monotonic()
-        usage = snapshot.usage.replace(snapshot.usage, [])
+        before = RunningUsage(every.values(), snapshot.usage)
+        usage = before.replace(before, [])
         latest: dict[str, str | None] = dict(snapshot.latest)
         plans: list[_Planned] = []
         first: dict[str, _Planned] = {}
@@ -240,7 +246,9 @@ class Screener:
         new = [p for p in plans if p.decision is not None]
         decided = time.monotonic()
         if new:
-            await self._settle(new, snapshot, licences, every, lock_more, catalogue, encoder)
+            await self._settle(
+                new, snapshot, before, licences, every, lock_more, catalogue, encoder
+            )
         if timings is not None:
             timings.update(
                 snapshot_s=read - started,
@@ -303,6 +311,7 @@ class Screener:
         self,
         new: list[_Planned],
         snapshot: Snapshot,
+        before: RunningUsage,
         licences: dict[str, list[License]],
         every: dict[str, License],
         lock_more: set[str],
@@ -324,11 +333,14 @@ class Screener:
             if not await tx.lock_shipments_unchanged(expected, new_events):
                 raise _RestartError()
             if to_lock:
-                fresh = await tx.lock_licences(to_lock, list(every.values()), sorted(expected))
-                self._recheck(new, snapshot, fresh, to_lock, licences, catalogue, encoder)
+                locked = [lic for lid, lic in every.items() if lid in to_lock]
+                fresh = await tx.lock_licences(to_lock, locked, sorted(expected))
+                self._recheck(
+                    new, before, RunningUsage(locked, fresh), to_lock, licences, catalogue, encoder
+                )
             await tx.write(
                 [
-                    Settled(p.event, p.decision, p.payload, p.event_json)
+                    Settled(p.event, p.decision, p.payload, consumed_rows(p.decision), p.event_json)
                     for p in new
                     if p.decision and p.payload
                 ],
@@ -339,7 +351,7 @@ class Screener:
     def _recheck(
         self,
         new: list[_Planned],
-        snapshot: Snapshot,
+        before: RunningUsage,
         fresh: RunningUsage,
         locked: set[str],
         licences: dict[str, list[License]],
@@ -347,7 +359,7 @@ class Screener:
         encoder: DecisionEncoder,
     ) -> None:
         """Walk the batch again on the locked truth; re-decide what no longer fits."""
-        usage = snapshot.usage.replace(fresh, locked)
+        usage = before.replace(fresh, locked)
         for p in new:
             assert p.decision is not None
             if not usage.fits(p.decision):

@@ -12,7 +12,7 @@ _EMPTY_USERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
-class LicenceUsage:
+class UsageByOthers:
     """What OTHER shipments have consumed (the decided shipment's own earlier use excluded).
 
     ``consumed`` maps a licence id to the amount used so far in the licence cap's unit;
@@ -23,8 +23,8 @@ class LicenceUsage:
     single_used_by: Mapping[str, str] = field(default_factory=lambda: _EMPTY_USERS)
 
     @staticmethod
-    def empty() -> LicenceUsage:
+    def empty() -> UsageByOthers:
         return _EMPTY_USAGE
 
 
-_EMPTY_USAGE = LicenceUsage()
+_EMPTY_USAGE = UsageByOthers()

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.local import RuntimeState
-from services.screening.consumer import Topics
+from services.screening.config import Topics
 from services.screening.publish import Publisher, publish_records
 from tests.conftest import NewTopicFactory
 from tests.consume_loop_scenarios import PARTITION, ConsumeLoopScenarios
