@@ -18,8 +18,7 @@ from decimal import Decimal
 import asyncpg
 
 from schemas import Decision, EventType, License, LicenseKind, ShipmentEvent, Unit
-
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+from services.common.db import Conn
 
 #: One row of the grouped consumption query: (licence, shipment or ``None`` for the shipments
 #: aggregated together, amount, unit). :class:`~services.screening.running_usage.RunningUsage`
@@ -80,7 +79,7 @@ class Snapshot:
 
 
 async def _usage(
-    conn: Connection | asyncpg.Pool, licences: Sequence[License], shipments: Sequence[str]
+    conn: Conn | asyncpg.Pool, licences: Sequence[License], shipments: Sequence[str]
 ) -> list[UsageRow]:
     """Consumption of ``licences``, per shipment for ``shipments`` and for every shipment of a
     single-use licence, aggregated for the rest."""
@@ -130,7 +129,7 @@ class Settled:
 class BatchTransaction:
     """One open transaction settling a batch; see the module docstring for the order of locks."""
 
-    def __init__(self, conn: Connection, source_topic: str) -> None:
+    def __init__(self, conn: Conn, source_topic: str) -> None:
         self._conn = conn
         self._source = source_topic
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import ShipmentEvent, utc_now
+from services.common.kafka_helpers import commit_offsets, next_offsets, observe_lag
 from services.common.logging import get_logger
 from services.screening.config import Topics
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
@@ -154,7 +154,7 @@ class ShipmentConsumer:
                         while len(self._in_flight) > MAX_IN_DELIVERY:
                             await self._in_flight.popleft()
                 await self._reap(wait=False)
-                await self._observe_lag()
+                await observe_lag(self._consumer, self._metrics.lag)
             async with self._lock:
                 await self._reap(wait=True)
         except StoppingError as exc:
@@ -234,7 +234,7 @@ class ShipmentConsumer:
                 max_delay=self._max_delay,
             )
         produced = time.monotonic()
-        await self._commit(delivery.batch)
+        await commit_offsets(self._consumer, next_offsets(delivery.batch))
         self.batches += 1
         outputs = delivery.outputs
         log.info(
@@ -340,25 +340,3 @@ class ShipmentConsumer:
         acks, issued = await self._hand_over(outputs)
         await asyncio.gather(*acks)
         return issued
-
-    async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-        try:
-            await self._consumer.commit(offsets)
-        except CommitFailedError as exc:
-            log.warning(
-                "commit refused after a rebalance; the batch will be redelivered", error=str(exc)
-            )
-        except KafkaError as exc:
-            log.warning("commit failed; the batch will be redelivered", error=repr(exc))
-
-    async def _observe_lag(self) -> None:
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position: int = await self._consumer.position(tp)
-            except KafkaError:
-                continue
-            self._metrics.lag.labels(str(tp.partition)).set(max(0, highwater - position))
