@@ -151,3 +151,34 @@ async def test_a_shipment_that_cannot_be_rescreened_is_counted_and_the_others_go
         assert restarted.is_ready()
         assert not restarted.failed
         assert restarted.metrics.rescreen_failures.labels("license_change")._value.get() == 1
+
+
+async def test_a_stored_shipment_that_no_longer_parses_is_counted_and_the_others_go_on(
+    pipeline: Pipeline,
+) -> None:
+    """A shipment stored under looser validation rules than today's cannot be read back for a
+    re-screen: it is skipped and counted, the exporter's other hold is released."""
+    await pipeline.publish_catalogue(controls_catalogue())
+    exporter = pipeline.exporter()
+    old, ordinary = event(exporter, samarium_kg="40"), event(exporter, samarium_kg="40")
+    async with running(pipeline) as service:
+        await pipeline.publish_events([old, ordinary])
+        await pipeline.decisions(until=lambda ds: len(ds) >= 2)
+        conn = await asyncpg.connect(pipeline.settings.database_url)
+        try:  # as stored by an earlier version that accepted it
+            await conn.execute(
+                "UPDATE screening.shipments SET event = $2 WHERE shipment_id = $1",
+                old.shipment_id,
+                old.model_dump_json().replace(
+                    '"destination_country":"DE"', '"destination_country":"XX"'
+                ),
+            )
+        finally:
+            await conn.close()
+        await pipeline.publish_licences(licence(exporter, cap="500"))
+        out = await pipeline.decisions(until=lambda ds: len(ds) >= 3)
+        failures = service.metrics.rescreen_failures.labels("license_change")._value.get()
+        assert not service.failed
+    (release,) = [d for d in out if d.trigger is Trigger.LICENSE_CHANGE]
+    assert (release.shipment_id, release.outcome) == (ordinary.shipment_id, Outcome.APPROVE)
+    assert failures == 1
