@@ -4,8 +4,9 @@
 ``loop_harness`` fixture: :class:`MemoryHarness` (a fake consumer and topics, for the unit tests)
 or the broker harness of ``tests/integration/screening/test_consume_loop.py`` (the real broker).
 Either way the loop under test is the real :class:`ShipmentConsumer`; what varies is where the
-records come from and go to. The screener is a fake in both: these scenarios are about delivery,
-acknowledgements and offsets, not about decisions.
+records come from and go to. The screener's batch path is a fake in both (these scenarios are
+about delivery, acknowledgements and offsets, not about decisions); its fallback, the same path
+one event at a time, is the real one.
 
 The failures are scripted at the publisher (:class:`ScriptedPublisher`, around either harness's
 publisher): an acknowledgement that fails after the record was written, as when the broker wrote

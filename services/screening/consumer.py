@@ -1,12 +1,12 @@
 """The shipments consume loop: batches in, decisions and dead letters out, offsets after acks.
 
 Per batch (``getmany``): parse every record; dead-letter the rejected ones; decide the events
-and settle them in the ledger (one transaction, ADR 0024); hand every output to the producer;
-then, while the next batch is already being decided, await the acknowledgements and only then
-commit the batch's offsets (ADR 0025). A crash anywhere before the commit redelivers the batch,
-and the stored decisions make that harmless: a redelivered event re-emits its stored decision.
-That is also why a decision taken for a shipment event needs no "published" mark of its own;
-only re-screening decisions, which no offset covers, are marked (:mod:`rescreen`).
+and settle them on the settle path (one transaction, ADRs 0024, 0027); hand every output to the
+producer; then, while the next batch is already being decided, await the acknowledgements and
+only then commit the batch's offsets (ADR 0025). A crash anywhere before the commit redelivers
+the batch, and the stored decisions make that harmless: a redelivered event re-emits its stored
+decision. That is also why a decision taken for a shipment event needs no "published" mark of
+its own; only re-screening decisions, which no offset covers, are marked (:mod:`rescreen`).
 """
 
 from __future__ import annotations
