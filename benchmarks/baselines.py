@@ -23,6 +23,7 @@ from benchmarks.pipeline import create_topics, delete_topics
 from benchmarks.stats import rate_per_s
 from benchmarks.stream import Prepared, new_producer, publish
 from services.audit.records import RECORD_COLUMNS
+from services.common.kafka_helpers import next_offsets
 
 
 async def _timestamps(
@@ -42,7 +43,8 @@ async def _timestamps(
         await consumer.stop()
 
 
-async def _relay(bootstrap: str, source: str, sink: str, total: int, timeout_s: float) -> int:
+async def relay(bootstrap: str, source: str, sink: str, total: int, timeout_s: float) -> int:
+    """The passthrough loop: copy ``total`` records from ``source`` to ``sink``; how many it did."""
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -72,7 +74,7 @@ async def _relay(bootstrap: str, source: str, sink: str, total: int, timeout_s: 
             ]
             await asyncio.gather(*futures)
             if batch:
-                await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items() if rs})
+                await consumer.commit(next_offsets(batch))
             relayed += len(futures)
     finally:
         await producer.stop()
@@ -102,7 +104,7 @@ async def passthrough(
             await publish(producer, source, items)
         finally:
             await producer.stop()
-        relayed = await _relay(bootstrap, source, sink, len(items), timeout_s)
+        relayed = await relay(bootstrap, source, sink, len(items), timeout_s)
         times = await _timestamps(bootstrap, sink, partitions, relayed, 60.0)
         return rate_per_s(times)
     finally:

@@ -18,8 +18,9 @@ from pydantic import BaseModel
 
 from schemas import EventType, Review
 from services.screening.catalogue import load_bundled_catalogue
-from services.screening.engine import LedgerMemory, decide
+from services.screening.engine import decide
 from services.screening.intake import SCHEMA_VIOLATION, Rejected, dead_letter
+from services.screening.running_usage import RunningUsage
 from services.screening.sample_stream import generate_events, sample_licences
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "schemas" / "examples"
@@ -35,7 +36,7 @@ def build_examples() -> dict[str, Any]:
     declared = next(e for e in events if e.event_type is EventType.DECLARED and len(e.lines) > 1)
     licences = sample_licences(TODAY)
     held = [lic for lic in licences if lic.holder_id == declared.exporter.id]
-    usage = LedgerMemory.for_licences(licences).usage_for(declared.shipment_id)
+    usage = RunningUsage(held).usage_for(declared.shipment_id)
     decision = decide(declared, load_bundled_catalogue(), held, usage, decided_at=DECIDED_AT)
     letter = dead_letter(
         Rejected(SCHEMA_VIOLATION, "lines.0.hs_code: Value error, '28O5' is not an HS code"),

@@ -24,7 +24,7 @@ from typing import Any
 
 from schemas import License, ReasonCode, ShipmentEvent
 from services.screening.catalogue import Catalogue, load_bundled_catalogue
-from services.screening.engine import LicenceUsage, decide
+from services.screening.engine import UsageByOthers, decide
 
 UNCONTROLLED = [
     ("Copper cathodes", "7403110000"),
@@ -152,7 +152,7 @@ SLICE = 500
 def _engine_seconds(
     catalogue: Catalogue, events: list[ShipmentEvent], held: list[License]
 ) -> float:
-    usage = LicenceUsage.empty()
+    usage = UsageByOthers.empty()
     now = datetime.now(UTC)
     start = time.perf_counter()
     for shipment in events:
@@ -197,7 +197,7 @@ def uncontrolled_share(
     now = datetime.now(UTC)
     plain = total = 0
     for shipment in events:
-        decision = decide(shipment, catalogue, held, LicenceUsage.empty(), decided_at=now)
+        decision = decide(shipment, catalogue, held, UsageByOthers.empty(), decided_at=now)
         total += len(decision.lines)
         plain += sum(line.reasons == [ReasonCode.NOT_CONTROLLED] for line in decision.lines)
     return plain / total

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.retry import Backoff, retry_transient
 from services.audit.store import BatchResult, Rejected, write_batch
+from services.common.kafka_helpers import commit_offsets, observe_lag
 from services.common.logging import get_logger
 
 log = get_logger(__name__)
@@ -232,20 +232,9 @@ class DecisionsIngest:
         )
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group rebalanced while we wrote: the new owner re-reads these records and the
-            # store drops them as duplicates. Nothing is lost.
-            log.warning("offset commit refused after a rebalance", error=str(exc))
+        # refused after a rebalance: the new owner re-reads these records and the store drops
+        # them as duplicates. Nothing is lost.
+        await commit_offsets(self._consumer, offsets)
 
     async def _update_lag(self) -> None:
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position = await self._consumer.position(tp)
-            except (IllegalStateError, KafkaError):
-                continue
-            self._metrics.consumer_lag.labels(str(tp.partition)).set(max(0, highwater - position))
+        await observe_lag(self._consumer, self._metrics.consumer_lag)

@@ -14,26 +14,14 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from services.audit.canonical import canonical_bytes, canonical_timestamp, parse_json
+from services.audit.canonical import canonical_bytes, canonical_timestamp
 from services.audit.chain import link_hash
 from services.audit.queries import catalogue, shipment_history
-from services.audit.records import CHAIN_COLUMNS, CONTENT_COLUMNS
-from services.audit.store import Conn
+from services.audit.records import CHAIN_COLUMNS, hashed_content
 from services.audit.verify import stored_head
+from services.common.db import Conn
 
 PACK_FORMAT = "lodestone-audit-evidence-pack/1"
-
-
-def _content(row: dict[str, Any]) -> dict[str, Any]:
-    content: dict[str, Any] = {}
-    for column in CONTENT_COLUMNS:
-        value = row[column]
-        if isinstance(value, datetime):
-            value = canonical_timestamp(value)
-        elif column == "decision" and isinstance(value, str):
-            value = parse_json(value)
-        content[column] = list(value) if isinstance(value, tuple) else value
-    return content
 
 
 async def build_pack(conn: Conn, shipment_id: str) -> dict[str, Any]:
@@ -50,7 +38,7 @@ async def build_pack(conn: Conn, shipment_id: str) -> dict[str, Any]:
     records = [
         {
             **{c: (bytes(row[c]).hex() if c != "seq" else row[c]) for c in CHAIN_COLUMNS},
-            "content": _content(row),
+            "content": hashed_content(row),
         }
         for row in rows
     ]

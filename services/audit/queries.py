@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.audit.store import Conn
+from services.common.db import Conn
 
 LIST_COLUMNS: tuple[str, ...] = (
     "seq",

@@ -95,7 +95,12 @@ class PendingRecord(NamedTuple):
 
 
 def content_of(fields: dict[str, Any]) -> bytes:
-    """Canonical content of a record given its stored columns (chain columns are ignored).
+    """Canonical content of a record given its stored columns (chain columns are ignored)."""
+    return canonical_bytes(hashed_content(fields))
+
+
+def hashed_content(fields: dict[str, Any]) -> dict[str, Any]:
+    """The part of a record the chain hashes, as JSON values (what an evidence pack shows).
 
     ``decision`` may be the parsed JSON object or its JSON text (as asyncpg returns jsonb);
     timestamps may be datetimes or their canonical strings.
@@ -110,7 +115,7 @@ def content_of(fields: dict[str, Any]) -> bytes:
         elif isinstance(value, tuple):
             value = list(value)
         content[column] = value
-    return canonical_bytes(content)
+    return content
 
 
 def pending_record(

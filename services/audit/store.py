@@ -13,16 +13,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
-
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+from typing import Any
 
 from services.audit.chain import ChainHead, extend
 from services.audit.records import RECORD_COLUMNS, PendingRecord, SourceCoordinates
-
-Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
-"""A connection of its own or one borrowed from a pool."""
+from services.common.db import Conn
 
 #: Key of the advisory lock that serialises every chain extension ("Audi").
 CHAIN_LOCK_KEY = 0x41756469

@@ -16,7 +16,7 @@ from typing import Any
 
 from services.audit.chain import GENESIS_HASH, ChainBreak, ChainHead, Link, check_links
 from services.audit.records import RECORD_COLUMNS, content_of
-from services.audit.store import Conn
+from services.common.db import Conn
 
 _SELECT = f"SELECT {', '.join(RECORD_COLUMNS)} FROM audit.decisions_v"  # noqa: S608 (constant)
 _CHUNK = f"{_SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"

@@ -21,10 +21,9 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.logging import get_logger
 from services.common.settings import Settings
-from services.screening.batch_screener import BatchScreener
 from services.screening.catalogue import Catalogue
-from services.screening.config import ScreeningSettings
-from services.screening.consumer import ShipmentConsumer, Topics
+from services.screening.config import ScreeningSettings, Topics
+from services.screening.consumer import ShipmentConsumer
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import BrokerPublisher, Publisher
@@ -182,13 +181,10 @@ class ScreeningService:
             kafka,
             topics=self.topics,
             screener=screener,
-            batch_screener=BatchScreener(self.ledger, self.reference, self.metrics),
-            ledger=self.ledger,
             publisher=self._publisher,
             metrics=self.metrics,
             batch_max_records=self.options.batch_max_records,
             batch_timeout_ms=self.options.batch_timeout_ms,
-            concurrency=self.options.concurrency,
             max_delay=self.options.retry_max_delay_s,
         )
         await kafka.start()

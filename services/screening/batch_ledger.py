@@ -18,9 +18,14 @@ from decimal import Decimal
 import asyncpg
 
 from schemas import Decision, EventType, License, LicenseKind, ShipmentEvent, Unit
-from services.screening.running_usage import RunningUsage, consumption_of, stored_amount
+from services.common.db import Conn
 
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+#: One row of the grouped consumption query: (licence, shipment or ``None`` for the shipments
+#: aggregated together, amount, unit). :class:`~services.screening.running_usage.RunningUsage`
+#: is built from them.
+UsageRow = tuple[str, str | None, Decimal, Unit]
+#: What a decision consumes, as stored: (licence, line, amount, unit).
+Consumed = tuple[str, int, Decimal, Unit]
 
 _USAGE = (
     "SELECT license_id, unit, sum(amount) AS amount,"
@@ -69,19 +74,21 @@ class Snapshot:
     """event_id → stored Decision JSON (already decided: re-emit)."""
     latest: dict[str, str]
     """shipment_id → latest decision id (shipments without one are new)."""
-    usage: RunningUsage
+    usage: list[UsageRow]
+    """Consumption of the tracked licences (see :func:`read_snapshot`)."""
 
 
 async def _usage(
-    conn: Connection | asyncpg.Pool, licences: Sequence[License], shipments: Sequence[str]
-) -> RunningUsage:
-    usage = RunningUsage(licences)
-    ids = usage.licence_ids
-    if ids:
-        rows = await conn.fetch(_USAGE, ids, list(shipments), usage.single_ids())
-        for row in rows:
-            usage.add_row(row["license_id"], row["shipment"], row["amount"], Unit(row["unit"]))
-    return usage
+    conn: Conn | asyncpg.Pool, licences: Sequence[License], shipments: Sequence[str]
+) -> list[UsageRow]:
+    """Consumption of ``licences``, per shipment for ``shipments`` and for every shipment of a
+    single-use licence, aggregated for the rest."""
+    if not licences:
+        return []
+    ids = sorted(lic.license_id for lic in licences)
+    single = sorted(lic.license_id for lic in licences if lic.kind is LicenseKind.SINGLE)
+    rows = await conn.fetch(_USAGE, ids, list(shipments), single)
+    return [(r["license_id"], r["shipment"], r["amount"], Unit(r["unit"])) for r in rows]
 
 
 async def read_snapshot(
@@ -90,7 +97,9 @@ async def read_snapshot(
     shipment_ids: Sequence[str],
     licences: Sequence[License],
 ) -> Snapshot:
-    """Three reads for the whole batch, at once on three connections (each its own snapshot,
+    """``licences``: the capped or single-use licences whose usage the batch needs.
+
+    Three reads for the whole batch, at once on three connections (each its own snapshot,
     as before: the batch transaction re-checks under locks whatever the decisions rely on)."""
     stored, latest, usage = await asyncio.gather(
         pool.fetch(_STORED, list(event_ids)),
@@ -111,6 +120,8 @@ class Settled:
     event: ShipmentEvent
     decision: Decision
     payload: str
+    consumed: Sequence[Consumed]
+    """What the decision consumes (nothing for a hold)."""
     event_json: str | None = None
     """``event.model_dump_json()`` if already at hand."""
 
@@ -118,7 +129,7 @@ class Settled:
 class BatchTransaction:
     """One open transaction settling a batch; see the module docstring for the order of locks."""
 
-    def __init__(self, conn: Connection, source_topic: str) -> None:
+    def __init__(self, conn: Conn, source_topic: str) -> None:
         self._conn = conn
         self._source = source_topic
 
@@ -148,7 +159,7 @@ class BatchTransaction:
 
     async def lock_licences(
         self, licence_ids: Iterable[str], licences: Sequence[License], shipments: Sequence[str]
-    ) -> RunningUsage:
+    ) -> list[UsageRow]:
         """Lock ``licence_ids`` (``FOR UPDATE``, id order); their usage as it now stands."""
         ids = sorted(set(licence_ids))
         await self._conn.execute(
@@ -183,14 +194,13 @@ class BatchTransaction:
                 licence_id,
                 s.decision.shipment_id,
                 line_no,
-                stored_amount(amount),
+                amount,
                 unit.value,
                 licences[licence_id].kind is LicenseKind.SINGLE,
                 s.decision.decision_id,
             )
             for s in last.values()
-            for licence_id, lines in consumption_of(s.decision).items()
-            for line_no, amount, unit in lines
+            for licence_id, line_no, amount, unit in s.consumed
         ]
         consumption = [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 7
         items = list(last.values())

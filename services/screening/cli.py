@@ -21,7 +21,8 @@ from services.screening.catalogue import (
 )
 from services.screening.catalogue.diff import diff_catalogues
 from services.screening.catalogue.summary import measure_rows
-from services.screening.engine import LedgerMemory, decide
+from services.screening.engine import decide
+from services.screening.running_usage import RunningUsage
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,14 +102,14 @@ def screen(
         batches = [load_events(path) for path in events]
     except (InputError, CatalogueError) as exc:
         raise _fail(str(exc)) from None
-    ledger = LedgerMemory.for_licences(held)
+    usage = RunningUsage(held)  # the service's usage model: same rules, nothing stored
     out = sys.stdout
     for batch in batches:
         for event in batch:
             decision = decide(
-                event, cat, held, ledger.usage_for(event.shipment_id), decided_at=utc_now()
+                event, cat, held, usage.usage_for(event.shipment_id), decided_at=utc_now()
             )
-            ledger.apply(decision)
+            usage.apply(decision)
             out.write(decision.model_dump_json(exclude_none=False) + "\n")
     out.flush()
 

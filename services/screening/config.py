@@ -5,9 +5,19 @@ Topic names, broker and database URLs are the shared :class:`services.common.set
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics one screening service reads and writes (from the shared settings)."""
+
+    shipments: str
+    decisions: str
+    dead_letters: str
 
 
 class ScreeningSettings(BaseSettings):
@@ -21,8 +31,6 @@ class ScreeningSettings(BaseSettings):
     """Port of ``/healthz``, ``/readyz`` and ``/metrics``; 0 picks a free one."""
     batch_max_records: int = 500
     batch_timeout_ms: int = 200
-    concurrency: int = 16
-    """Shipments decided at once within a batch (events of one shipment stay in order)."""
     linger_ms: int = 0
     """The consume loop hands the producer a whole batch at once and then awaits the acks, so a
     linger only delays every batch (by up to its length) without making the requests larger."""

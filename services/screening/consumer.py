@@ -1,12 +1,12 @@
 """The shipments consume loop: batches in, decisions and dead letters out, offsets after acks.
 
 Per batch (``getmany``): parse every record; dead-letter the rejected ones; decide the events
-and settle them in the ledger (one transaction, ADR 0024); hand every output to the producer;
-then, while the next batch is already being decided, await the acknowledgements and only then
-commit the batch's offsets (ADR 0025). A crash anywhere before the commit redelivers the batch,
-and the stored decisions make that harmless: a redelivered event re-emits its stored decision.
-That is also why a decision taken for a shipment event needs no "published" mark of its own;
-only re-screening decisions, which no offset covers, are marked (:mod:`rescreen`).
+and settle them on the settle path (one transaction, ADRs 0024, 0027); hand every output to the
+producer; then, while the next batch is already being decided, await the acknowledgements and
+only then commit the batch's offsets (ADR 0025). A crash anywhere before the commit redelivers
+the batch, and the stored decisions make that harmless: a redelivered event re-emits its stored
+decision. That is also why a decision taken for a shipment event needs no "published" mark of
+its own; only re-screening decisions, which no offset covers, are marked (:mod:`rescreen`).
 """
 
 from __future__ import annotations
@@ -14,32 +14,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas import ShipmentEvent, utc_now
+from services.common.kafka_helpers import commit_offsets, next_offsets, observe_lag
 from services.common.logging import get_logger
-from services.screening.batch_screener import BatchScreener
+from services.screening.config import Topics
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
-from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
 from services.screening.retry import StoppingError, is_retryable, retry_transient
-from services.screening.screener import Screened, Screener
+from services.screening.screener import Result, Screened, Screener
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Topics:
-    shipments: str
-    decisions: str
-    dead_letters: str
 
 
 @dataclass
@@ -101,25 +94,19 @@ class ShipmentConsumer:
         *,
         topics: Topics,
         screener: Screener,
-        batch_screener: BatchScreener,
-        ledger: Ledger,
         publisher: Publisher,
         metrics: ScreeningMetrics,
         batch_max_records: int = 500,
         batch_timeout_ms: int = 200,
-        concurrency: int = 16,
         max_delay: float = 5.0,
     ) -> None:
         self._consumer = consumer
         self._topics = topics
         self._screener = screener
-        self._batch_screener = batch_screener
-        self._ledger = ledger
         self._publisher = publisher
         self._metrics = metrics
         self._max_records = batch_max_records
         self._timeout_ms = batch_timeout_ms
-        self._concurrency = concurrency
         self._max_delay = max_delay
         self._lock = asyncio.Lock()
         self._stopping = False
@@ -167,7 +154,7 @@ class ShipmentConsumer:
                         while len(self._in_flight) > MAX_IN_DELIVERY:
                             await self._in_flight.popleft()
                 await self._reap(wait=False)
-                await self._observe_lag()
+                await observe_lag(self._consumer, self._metrics.lag)
             async with self._lock:
                 await self._reap(wait=True)
         except StoppingError as exc:
@@ -197,6 +184,7 @@ class ShipmentConsumer:
                 self._add_dead_letter(outputs, record, parsed)
                 continue
             result = next(results)
+            assert result is not None, "only a re-screen is ever dropped"
             if isinstance(result, Exception):
                 with structlog.contextvars.bound_contextvars(
                     event_id=parsed.event_id, shipment_id=parsed.shipment_id
@@ -246,7 +234,7 @@ class ShipmentConsumer:
                 max_delay=self._max_delay,
             )
         produced = time.monotonic()
-        await self._commit(delivery.batch)
+        await commit_offsets(self._consumer, next_offsets(delivery.batch))
         self.batches += 1
         outputs = delivery.outputs
         log.info(
@@ -264,59 +252,23 @@ class ShipmentConsumer:
 
     async def _screen(
         self, events: list[tuple[ConsumerRecord, ShipmentEvent]], timings: dict[str, float]
-    ) -> list[Screened | Exception]:
-        """Every event's decision (or engine error): the batch path, one event at a time if the
-        batch as a whole fails on something that is not transient."""
-        if not events:
-            return []
-        try:
-            return await retry_transient(
-                lambda: self._batch_screener.screen_batch([e for _, e in events], timings),
-                stage="decide",
-                metrics=self._metrics,
-                stopping=self._is_stopping,
-                max_delay=self._max_delay,
-            )
-        except StoppingError:
-            raise
-        except Exception:
-            log.exception("the batch could not be settled; deciding its events one by one")
-        return await self._decide_each(events)
+    ) -> list[Result]:
+        """Every event's decision (or engine error), on the one settle path (ADR 0027)."""
+        return await self._screener.screen_all(
+            [e for _, e in events],
+            retry=self._retry_decide,
+            stopping=self._is_stopping,
+            timings=timings,
+        )
 
-    async def _decide_each(
-        self, events: list[tuple[ConsumerRecord, ShipmentEvent]]
-    ) -> list[Screened | Exception]:
-        by_shipment: dict[str, list[tuple[int, ShipmentEvent]]] = defaultdict(list)
-        for n, (_, event) in enumerate(events):
-            by_shipment[event.shipment_id].append((n, event))
-        gate = asyncio.Semaphore(self._concurrency)
-        results: dict[int, Screened | Exception] = {}
-
-        async def one_shipment(items: list[tuple[int, ShipmentEvent]]) -> None:
-            async with gate:
-                for n, event in items:
-                    results[n] = await self._decide_one(event)
-
-        await asyncio.gather(*(one_shipment(i) for i in by_shipment.values()))
-        return [results[n] for n in range(len(events))]
-
-    async def _decide_one(self, event: ShipmentEvent) -> Screened | Exception:
-        with structlog.contextvars.bound_contextvars(
-            event_id=event.event_id, shipment_id=event.shipment_id
-        ):
-            try:
-                return await retry_transient(
-                    lambda: self._screener.screen_event(event),
-                    stage="decide",
-                    metrics=self._metrics,
-                    stopping=self._is_stopping,
-                    max_delay=self._max_delay,
-                )
-            except StoppingError:
-                raise
-            except Exception as exc:  # a defect, not the input's: keep it, keep going
-                log.exception("event could not be decided; dead-lettered")
-                return exc
+    async def _retry_decide(self, operation: Callable[[], Awaitable[list[Result]]]) -> list[Result]:
+        return await retry_transient(
+            operation,
+            stage="decide",
+            metrics=self._metrics,
+            stopping=self._is_stopping,
+            max_delay=self._max_delay,
+        )
 
     def _add_decision(
         self, out: _Outputs, screened: Screened, record: ConsumerRecord, now: float
@@ -388,25 +340,3 @@ class ShipmentConsumer:
         acks, issued = await self._hand_over(outputs)
         await asyncio.gather(*acks)
         return issued
-
-    async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-        try:
-            await self._consumer.commit(offsets)
-        except CommitFailedError as exc:
-            log.warning(
-                "commit refused after a rebalance; the batch will be redelivered", error=str(exc)
-            )
-        except KafkaError as exc:
-            log.warning("commit failed; the batch will be redelivered", error=repr(exc))
-
-    async def _observe_lag(self) -> None:
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            try:
-                position: int = await self._consumer.position(tp)
-            except KafkaError:
-                continue
-            self._metrics.lag.labels(str(tp.partition)).set(max(0, highwater - position))

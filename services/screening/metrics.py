@@ -39,6 +39,12 @@ class ScreeningMetrics:
             ["error_type"],
             registry=r,
         )
+        self.rescreen_failures = Counter(
+            "lodestone_screening_rescreen_failures",
+            "Shipments a re-screen could not decide (each keeps its decision), by trigger.",
+            ["trigger"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "lodestone_screening_duplicate_events",
             "Events already decided (the stored decision was re-emitted).",

@@ -1,11 +1,16 @@
 """Re-screening: when licences or the catalogue change, held shipments are decided again.
 
 A licence change re-screens the open holds of its holder; a catalogue version re-screens every
-open hold and every approval whose ship date has not passed. A new decision (trigger
+open hold and every approval whose ship date has not passed. The shipments go, in batches, through
+the same settle path as shipment events (:class:`Screener`, ADR 0027). A new decision (trigger
 ``license_change`` / ``catalogue_change``, ``supersedes`` set) is emitted only when the outcome,
 reasons or licences changed. Several instances may do this at once: settling checks that the
 shipment's latest decision is still the one re-screened, under a per-shipment lock, and decision
 ids are deterministic, so at most one instance records (and emits) each new decision.
+
+A shipment that cannot be re-screened (a defect met by the engine on its event) is logged and
+counted (``lodestone_screening_rescreen_failures_total``) and keeps its decision; the others go
+on. No single shipment can end the reference-data task or stop the service from starting.
 """
 
 from __future__ import annotations
@@ -18,16 +23,19 @@ from typing import TypeVar
 from schemas import Trigger
 from services.common.logging import get_logger
 from services.screening.catalogue import Catalogue
-from services.screening.consumer import Topics
+from services.screening.config import Topics
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData
 from services.screening.retry import retry_transient
-from services.screening.screener import Screened, Screener
+from services.screening.screener import Rescreen, Result, Screened, Screener
 
 log = get_logger(__name__)
 T = TypeVar("T")
+
+#: Shipments re-screened per batch (one snapshot, one transaction, one emit).
+RESCREEN_BATCH = 200
 
 
 def _today() -> date:
@@ -48,7 +56,7 @@ class Rescreener:
         metrics: ScreeningMetrics,
         stopping: Callable[[], bool],
         today: Callable[[], date] = _today,
-        concurrency: int = 8,
+        batch_size: int = RESCREEN_BATCH,
         max_delay: float = 5.0,
     ) -> None:
         self._screener = screener
@@ -59,14 +67,17 @@ class Rescreener:
         self._metrics = metrics
         self._stopping = stopping
         self._today = today
-        self._concurrency = concurrency
+        self._batch_size = batch_size
         self._max_delay = max_delay
 
     async def on_change(self, change: LicenceChange | Catalogue) -> None:
         """The reference follower's listener."""
         if isinstance(change, LicenceChange):
             holders = {lic.holder_id for lic in (change.before, change.after) if lic is not None}
-            states = await self._retry(lambda: self._ledger.open_holds(holders), "rescreen_read")
+            unreadable = self._unreadable(Trigger.LICENSE_CHANGE)
+            states = await self._retry(
+                lambda: self._ledger.open_holds(holders, unreadable=unreadable), "rescreen_read"
+            )
             log.info(
                 "licence changed; re-screening holds",
                 license_id=change.license_id,
@@ -76,9 +87,13 @@ class Rescreener:
             await self.rescreen(states, Trigger.LICENSE_CHANGE)
             return
         self._metrics.catalogue.info({"version": change.version, "source": "published"})
-        holds = await self._retry(lambda: self._ledger.open_holds(), "rescreen_read")
+        unreadable = self._unreadable(Trigger.CATALOGUE_CHANGE)
+        holds = await self._retry(
+            lambda: self._ledger.open_holds(unreadable=unreadable), "rescreen_read"
+        )
         approvals = await self._retry(
-            lambda: self._ledger.approvals_not_shipped(self._today()), "rescreen_read"
+            lambda: self._ledger.approvals_not_shipped(self._today(), unreadable=unreadable),
+            "rescreen_read",
         )
         log.info(
             "catalogue changed; re-screening",
@@ -94,7 +109,10 @@ class Rescreener:
         if pending:
             log.info("re-emitting unacknowledged decisions", count=len(pending))
             await self._emit([(d, s, p) for d, s, p in pending])
-        holds = await self._retry(lambda: self._ledger.open_holds(), "rescreen_read")
+        unreadable = self._unreadable(Trigger.LICENSE_CHANGE)
+        holds = await self._retry(
+            lambda: self._ledger.open_holds(unreadable=unreadable), "rescreen_read"
+        )
         version = self._reference.require_catalogue().version
         by_catalogue = [s for s in holds if s.latest_decision.catalogue_version != version]
         by_licence = [s for s in holds if s.latest_decision.catalogue_version == version]
@@ -102,29 +120,63 @@ class Rescreener:
         await self.rescreen(by_licence, Trigger.LICENSE_CHANGE)
 
     async def rescreen(self, states: Sequence[ShipmentState], trigger: Trigger) -> list[Screened]:
-        """Re-screen ``states``; emit and return the new decisions."""
-        gate = asyncio.Semaphore(self._concurrency)
+        """Re-screen ``states``, a batch at a time; emit and return the new decisions."""
+        emitted: list[Screened] = []
+        for start in range(0, len(states), self._batch_size):
+            chunk = states[start : start + self._batch_size]
+            results = await self._screener.screen_all(
+                [Rescreen(state, trigger) for state in chunk],
+                retry=self._retry_rescreen,
+                stopping=self._stopping,
+            )
+            new = [
+                kept
+                for state, result in zip(chunk, results, strict=True)
+                if (kept := self._kept(state, result, trigger)) is not None
+            ]
+            await self._emit([(s.decision_id, s.shipment_id, s.payload) for s in new])
+            emitted.extend(new)
+        return emitted
 
-        async def one(state: ShipmentState) -> Screened | None:
-            async with gate:
-                return await self._retry(
-                    lambda: self._screener.rescreen(state, trigger), "rescreen"
-                )
+    def _unreadable(self, trigger: Trigger) -> Callable[[str, Exception], None]:
+        def skip(shipment_id: str, error: Exception) -> None:
+            self._metrics.rescreen_failures.labels(trigger.value).inc()
+            log.error(
+                "stored shipment unreadable; not re-screened",
+                shipment_id=shipment_id,
+                trigger=trigger.value,
+                error=str(error).splitlines()[0],
+            )
 
-        results = [r for r in await asyncio.gather(*(one(s) for s in states)) if r is not None]
-        for screened in results:
-            if screened.decision is not None:
-                self._metrics.observe_decision(screened.decision)
-                log.info(
-                    "re-screened",
-                    shipment_id=screened.shipment_id,
-                    decision_id=screened.decision_id,
-                    trigger=trigger.value,
-                    outcome=screened.decision.outcome.value,
-                    supersedes=screened.decision.supersedes,
-                )
-        await self._emit([(s.decision_id, s.shipment_id, s.payload) for s in results])
-        return results
+        return skip
+
+    def _kept(self, state: ShipmentState, result: Result, trigger: Trigger) -> Screened | None:
+        if isinstance(result, Exception):
+            self._metrics.rescreen_failures.labels(trigger.value).inc()
+            log.error(
+                "re-screen failed; the shipment keeps its decision",
+                shipment_id=state.shipment_id,
+                decision_id=state.latest_decision_id,
+                trigger=trigger.value,
+                error=repr(result),
+            )
+            return None
+        if result is not None and result.decision is not None:
+            self._metrics.observe_decision(result.decision)
+            log.info(
+                "re-screened",
+                shipment_id=result.shipment_id,
+                decision_id=result.decision_id,
+                trigger=trigger.value,
+                outcome=result.decision.outcome.value,
+                supersedes=result.decision.supersedes,
+            )
+        return result
+
+    async def _retry_rescreen(
+        self, operation: Callable[[], Awaitable[list[Result]]]
+    ) -> list[Result]:
+        return await self._retry(operation, "rescreen")
 
     async def _emit(self, decisions: Sequence[tuple[str, str, str]]) -> None:
         if not decisions:

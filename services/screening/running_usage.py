@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from schemas import Decision, IncompatibleUnitsError, License, LicenseKind, Outcome, Unit, convert
-from services.screening.engine import LicenceUsage
+from services.screening.engine.usage import UsageByOthers
 
 _ZERO = Decimal(0)
 
@@ -68,8 +68,15 @@ class _Licence:
 class RunningUsage:
     """Usage of the tracked licences, per shipment, as the batch goes."""
 
-    def __init__(self, licences: Iterable[License]) -> None:
+    def __init__(
+        self,
+        licences: Iterable[License],
+        rows: Iterable[tuple[str, str | None, Decimal, Unit]] = (),
+    ) -> None:
+        """``rows``: (licence, shipment or ``None``, amount, unit), see :meth:`add_row`."""
         self._licences = {lic.license_id: _Licence(lic) for lic in licences if tracked(lic)}
+        for row in rows:
+            self.add_row(*row)
 
     @property
     def licence_ids(self) -> list[str]:
@@ -110,11 +117,14 @@ class RunningUsage:
                 )
         return copy
 
-    def usage_for(self, shipment_id: str, licence_ids: Iterable[str]) -> LicenceUsage:
-        """What shipments other than ``shipment_id`` consumed of ``licence_ids``."""
+    def usage_for(
+        self, shipment_id: str, licence_ids: Iterable[str] | None = None
+    ) -> UsageByOthers:
+        """What shipments other than ``shipment_id`` consumed of ``licence_ids`` (default: of
+        every licence this usage tracks)."""
         consumed: dict[str, Decimal] = {}
         single_used_by: dict[str, str] = {}
-        for licence_id in licence_ids:
+        for licence_id in self._licences if licence_ids is None else licence_ids:
             entry = self._licences.get(licence_id)
             if entry is None:
                 continue
@@ -123,7 +133,7 @@ class RunningUsage:
                 consumed[licence_id] = total
             if entry.licence.kind is LicenseKind.SINGLE and users:
                 single_used_by[licence_id] = min(users)
-        return LicenceUsage(consumed=consumed, single_used_by=single_used_by)
+        return UsageByOthers(consumed=consumed, single_used_by=single_used_by)
 
     @staticmethod
     def _others(entry: _Licence, shipment_id: str) -> tuple[Decimal | None, list[str]]:
@@ -175,6 +185,15 @@ class RunningUsage:
         for licence_id, lines in consumption_of(decision).items():
             for _, amount, unit in lines:
                 self.add_row(licence_id, shipment, stored_amount(amount), unit)
+
+
+def consumed_rows(decision: Decision) -> list[tuple[str, int, Decimal, Unit]]:
+    """What ``decision`` consumes as the ledger stores it: (licence, line, amount, unit)."""
+    return [
+        (licence_id, line_no, stored_amount(amount), unit)
+        for licence_id, lines in consumption_of(decision).items()
+        for line_no, amount, unit in lines
+    ]
 
 
 def consumption_of(decision: Decision) -> Mapping[str, list[tuple[int, Decimal, Unit]]]:

@@ -1,23 +1,48 @@
-"""Decide a shipment event (or re-screen a held shipment) and settle it in the ledger.
+"""Decide a batch of shipment events and re-screens in memory, then settle it in one transaction.
 
-The loop: read the shipment's state and the usage of the exporter's licences by other shipments,
-run the pure engine, then settle in one transaction (lock, re-check, insert). When the ledger
-moved meanwhile (a conflict or a newer decision on the shipment) decide again on fresh data.
+The one path that takes and records decisions (ADR 0027): the consume loop hands it the events of
+a batch; re-screening hands it the shipments to decide again (:class:`Rescreen`).
+
+1. one snapshot read: stored decisions of the batch's events, latest decision per shipment,
+   usage of every capped or single-use licence the batch's exporters hold;
+2. every item decided in order against a running usage (a decision consumes before the next item
+   is decided); a repeated event re-emits the stored or earlier decision; a re-screen whose
+   shipment has a newer decision than the one re-screened, or whose new decision changes nothing
+   an operator acts on, is dropped;
+3. one transaction: shipments locked and checked unchanged, the consumed licences locked and
+   their usage read again; a decision that no longer fits is taken again on the fresh usage
+   (same ``decided_at``, same id); bulk writes. If a shipment moved meanwhile, or a re-decision
+   needs a licence that is not locked, the transaction is rolled back and the batch starts over.
+
+:meth:`Screener.screen_all` adds the fallback: a batch that fails on a defect (not a transient
+failure) is settled again on the same path one item at a time, so that a defect costs only the
+item it is in.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from schemas import Decision, License, ShipmentEvent, Trigger, utc_now
 from services.common.logging import get_logger
+from services.screening.batch_ledger import BatchTransaction, Settled, Snapshot, read_snapshot
+from services.screening.catalogue import Catalogue
+from services.screening.decision_json import DecisionEncoder
 from services.screening.engine import decide
-from services.screening.ledger import Ledger, Settlement, ShipmentState
+from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
 from services.screening.reference_data import ReferenceData
+from services.screening.running_usage import (
+    RunningUsage,
+    consumed_rows,
+    consumption_of,
+    tracked,
+)
 
 log = get_logger(__name__)
 
@@ -25,7 +50,7 @@ MAX_ATTEMPTS = 50
 
 
 class LedgerContentionError(RuntimeError):
-    """The ledger kept moving under a decision; treated as transient (retried)."""
+    """The ledger kept moving under a batch; treated as transient (retried)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,27 @@ class Screened:
     payload: str
     decision: Decision | None
     """The new decision (``None`` when an already stored one is re-emitted)."""
+
+
+@dataclass(frozen=True)
+class Rescreen:
+    """A shipment to decide again on its latest event, because licences or the catalogue changed."""
+
+    state: ShipmentState
+    trigger: Trigger
+
+
+#: What the batch path is given: a shipment event to decide, or a shipment to decide again.
+Item = ShipmentEvent | Rescreen
+#: Per item: the decision to emit, the engine's error, or ``None`` for a re-screen that is
+#: dropped (nothing changed, or the shipment was decided again meanwhile).
+Result = Screened | Exception | None
+
+
+class Retrying(Protocol):
+    """Runs an operation until it succeeds or fails on something that is not transient."""
+
+    async def __call__(self, operation: Callable[[], Awaitable[list[Result]]]) -> list[Result]: ...
 
 
 def same_substance(before: Decision, after: Decision) -> bool:
@@ -55,8 +101,39 @@ def same_substance(before: Decision, after: Decision) -> bool:
     )
 
 
+class _RestartError(Exception):
+    """The batch must be decided again (a shipment moved, or more licences must be locked)."""
+
+    def __init__(self, licences: set[str] | None = None) -> None:
+        super().__init__("restart")
+        self.licences = licences or set()
+
+
+@dataclass
+class _Planned:
+    event: ShipmentEvent
+    decided_at: datetime
+    supersedes: str | None
+    trigger: Trigger = Trigger.SHIPMENT_EVENT
+    previous: Decision | None = None
+    """A re-screen: the decision it would supersede."""
+    dropped: bool = False
+    """A re-screen with nothing new to say."""
+    decision: Decision | None = None
+    payload: str | None = None
+    error: Exception | None = None
+    duplicate_of: _Planned | None = None
+    stored: str | None = None
+    event_json: str | None = None
+    """``event.model_dump_json()``, once: in the decision's evidence and the shipment's row."""
+
+
+def _event_of(item: Item) -> ShipmentEvent:
+    return item if isinstance(item, ShipmentEvent) else item.state.event
+
+
 class Screener:
-    """Takes decisions against the reference data and records them in the ledger."""
+    """Decisions for a batch of items, in order, settled in one transaction."""
 
     def __init__(
         self,
@@ -70,70 +147,258 @@ class Screener:
         self._metrics = metrics
         self._clock = clock
 
-    async def screen_event(self, event: ShipmentEvent) -> Screened:
-        """The decision for ``event``: stored once, re-emitted as stored on duplicates."""
-        for attempt in range(MAX_ATTEMPTS):
-            stored = await self._ledger.decision_for_event(event.event_id)
-            if stored is not None:
-                self._metrics.duplicates.inc()
-                return _re_emit(stored)
-            state = await self._ledger.shipment_state(event.shipment_id)
-            expected = state.latest_decision_id if state is not None else None
-            decision, licences = await self._decide(event, Trigger.SHIPMENT_EVENT, expected)
-            settlement, payload = await self._ledger.settle(
-                decision, event, licences, expected_latest=expected
-            )
-            if settlement is Settlement.RECORDED:
-                assert payload is not None
-                return Screened(decision.decision_id, decision.shipment_id, payload, decision)
-            if settlement is Settlement.DUPLICATE:
-                assert payload is not None
-                self._metrics.duplicates.inc()
-                return _re_emit(payload)
-            self._metrics.ledger_conflicts.inc()
-            log.info("ledger moved; deciding again", settlement=settlement.value, attempt=attempt)
-            await asyncio.sleep(min(0.005 * attempt, 0.1))
-        raise LedgerContentionError(f"event {event.event_id}: the ledger kept changing")
+    async def screen_all(
+        self,
+        items: Sequence[Item],
+        *,
+        retry: Retrying,
+        stopping: Callable[[], bool],
+        timings: dict[str, float] | None = None,
+    ) -> list[Result]:
+        """:meth:`screen` under ``retry``; if the batch fails on a defect, the same path one
+        item at a time, the failing items' errors in their places. Raises only when
+        ``stopping()`` (the batch is then left as it is, to be done again)."""
+        if not items:
+            return []
+        try:
+            return await retry(lambda: self.screen(items, timings))
+        except Exception:
+            if stopping():
+                raise
+            log.exception("the batch could not be settled; settling its items one at a time")
+        results: list[Result] = []
+        for item in items:
+            try:
+                results.extend(await retry(self._alone(item)))
+            except Exception as exc:
+                if stopping():
+                    raise
+                results.append(exc)
+        return results
 
-    async def rescreen(self, state: ShipmentState, trigger: Trigger) -> Screened | None:
-        """A new decision superseding ``state``'s latest one, if the outcome or reasons change."""
-        for attempt in range(MAX_ATTEMPTS):
-            decision, licences = await self._decide(state.event, trigger, state.latest_decision_id)
-            if same_substance(state.latest_decision, decision):
-                return None
-            settlement, payload = await self._ledger.settle(
-                decision, state.event, licences, expected_latest=state.latest_decision_id
-            )
-            if settlement is Settlement.RECORDED:
-                assert payload is not None
-                return Screened(decision.decision_id, decision.shipment_id, payload, decision)
-            if settlement is not Settlement.CONFLICT:
-                return None  # someone else decided the shipment meanwhile
-            self._metrics.ledger_conflicts.inc()
-            fresh = await self._ledger.shipment_state(state.shipment_id)
-            if fresh is None or fresh.latest_decision_id != state.latest_decision_id:
-                return None
-            await asyncio.sleep(min(0.005 * attempt, 0.1))
-        raise LedgerContentionError(f"re-screen of {state.shipment_id}: the ledger kept changing")
+    def _alone(self, item: Item) -> Callable[[], Awaitable[list[Result]]]:
+        return lambda: self.screen([item])
 
-    async def _decide(
-        self, event: ShipmentEvent, trigger: Trigger, supersedes: str | None
-    ) -> tuple[Decision, dict[str, License]]:
+    async def screen(
+        self, items: Sequence[Item], timings: dict[str, float] | None = None
+    ) -> list[Result]:
+        """One result per item, in order (see :data:`Result`).
+
+        ``timings`` receives where the last attempt's time went (seconds): ``snapshot_s``,
+        ``decide_s``, ``settle_s``.
+        """
+        lock_more: set[str] = set()
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return await self._attempt(items, lock_more, timings)
+            except _RestartError as restart:
+                lock_more |= restart.licences
+                self._metrics.ledger_conflicts.inc()
+                log.info("ledger moved under the batch; deciding again", attempt=attempt)
+                await asyncio.sleep(min(0.005 * attempt, 0.1))
+        raise LedgerContentionError("the ledger kept changing under the batch")
+
+    async def _attempt(
+        self,
+        items: Sequence[Item],
+        lock_more: set[str],
+        timings: dict[str, float] | None,
+    ) -> list[Result]:
         catalogue = self._reference.require_catalogue()
-        candidates = self._reference.licences_of(event.exporter.id)
-        usage = await self._ledger.usage(candidates, exclude_shipment=event.shipment_id)
-        decision = decide(
-            event,
-            catalogue,
-            candidates,
-            usage,
-            decided_at=self._clock(),
-            trigger=trigger,
-            supersedes=supersedes,
+        events = [_event_of(item) for item in items]
+        licences: dict[str, list[License]] = {}
+        for e in events:
+            if e.exporter.id not in licences:
+                licences[e.exporter.id] = self._reference.licences_of(e.exporter.id)
+        every = {lic.license_id: lic for group in licences.values() for lic in group}
+        shipments = sorted({e.shipment_id for e in events})
+        started = time.monotonic()
+        snapshot = await read_snapshot(
+            self._ledger.pool,
+            [item.event_id for item in items if isinstance(item, ShipmentEvent)],
+            shipments,
+            [lic for lic in every.values() if tracked(lic)],
         )
-        return decision, {lic.license_id: lic for lic in candidates}
+        read = time.monotonic()
+        before = RunningUsage(every.values(), snapshot.usage)
+        usage = before.replace(before, [])
+        latest: dict[str, str | None] = dict(snapshot.latest)
+        plans: list[_Planned] = []
+        first: dict[str, _Planned] = {}
+        encoder = DecisionEncoder()
+        for item, e in zip(items, events, strict=True):
+            if isinstance(item, Rescreen):
+                plan = self._plan_rescreen(item, latest, licences, usage, catalogue, encoder)
+            else:
+                plan = _Planned(e, self._clock(), latest.get(e.shipment_id))
+                if e.event_id in snapshot.stored:
+                    plan.stored = snapshot.stored[e.event_id]
+                elif e.event_id in first:
+                    plan.duplicate_of = first[e.event_id]
+                else:
+                    self._decide(plan, licences[e.exporter.id], usage, catalogue, encoder)
+                    if plan.decision is not None:
+                        first[e.event_id] = plan
+            plans.append(plan)
+            if plan.decision is not None:
+                usage.apply(plan.decision)
+                latest[e.shipment_id] = plan.decision.decision_id
+        new = [p for p in plans if p.decision is not None]
+        decided = time.monotonic()
+        if new:
+            await self._settle(
+                new, snapshot, before, licences, every, lock_more, catalogue, encoder
+            )
+        if timings is not None:
+            timings.update(
+                snapshot_s=read - started,
+                decide_s=decided - read,
+                settle_s=time.monotonic() - decided,
+            )
+        return [self._result(p) for p in plans]
+
+    def _plan_rescreen(
+        self,
+        item: Rescreen,
+        latest: dict[str, str | None],
+        licences: dict[str, list[License]],
+        usage: RunningUsage,
+        catalogue: Catalogue,
+        encoder: DecisionEncoder,
+    ) -> _Planned:
+        state = item.state
+        plan = _Planned(
+            state.event,
+            self._clock(),
+            state.latest_decision_id,
+            trigger=item.trigger,
+            previous=state.latest_decision,
+        )
+        if latest.get(state.shipment_id) != state.latest_decision_id:
+            plan.dropped = True  # decided again meanwhile: that decision saw the change too
+            return plan
+        self._decide(plan, licences[state.event.exporter.id], usage, catalogue, encoder)
+        if plan.decision is not None and same_substance(state.latest_decision, plan.decision):
+            plan.decision, plan.payload, plan.dropped = None, None, True
+        return plan
+
+    def _decide(
+        self,
+        plan: _Planned,
+        candidates: list[License],
+        usage: RunningUsage,
+        catalogue: Catalogue,
+        encoder: DecisionEncoder,
+    ) -> None:
+        e = plan.event
+        try:
+            plan.decision = decide(
+                e,
+                catalogue,
+                candidates,
+                usage.usage_for(e.shipment_id, (c.license_id for c in candidates if tracked(c))),
+                decided_at=plan.decided_at,
+                trigger=plan.trigger,
+                supersedes=plan.supersedes,
+            )
+            if plan.event_json is None:
+                plan.event_json = e.model_dump_json()
+            plan.payload = encoder.encode(plan.decision, e, plan.event_json)
+        except Exception as exc:  # a defect, not the input's: the item fails alone
+            plan.decision, plan.error = None, exc
+
+    async def _settle(
+        self,
+        new: list[_Planned],
+        snapshot: Snapshot,
+        before: RunningUsage,
+        licences: dict[str, list[License]],
+        every: dict[str, License],
+        lock_more: set[str],
+        catalogue: Catalogue,
+        encoder: DecisionEncoder,
+    ) -> None:
+        expected: dict[str, str | None] = {}
+        for p in new:
+            expected.setdefault(p.event.shipment_id, snapshot.latest.get(p.event.shipment_id))
+        consumed = {
+            lid for p in new if p.decision is not None for lid in consumption_of(p.decision)
+        }
+        to_lock = {lid for lid in consumed | lock_more if lid in every and tracked(every[lid])}
+        if consumed - set(every):
+            raise LedgerContentionError("a decision consumes a licence no longer known")
+        new_events = [p.event.event_id for p in new if p.trigger is Trigger.SHIPMENT_EVENT]
+        async with self._ledger.pool.acquire() as conn, conn.transaction():
+            tx = BatchTransaction(conn, self._ledger.source_topic)
+            if not await tx.lock_shipments_unchanged(expected, new_events):
+                raise _RestartError()
+            if to_lock:
+                locked = [lic for lid, lic in every.items() if lid in to_lock]
+                fresh = await tx.lock_licences(to_lock, locked, sorted(expected))
+                self._recheck(
+                    new, before, RunningUsage(locked, fresh), to_lock, licences, catalogue, encoder
+                )
+            await tx.write(
+                [
+                    Settled(p.event, p.decision, p.payload, consumed_rows(p.decision), p.event_json)
+                    for p in new
+                    if p.decision and p.payload
+                ],
+                existing=snapshot.latest,
+                licences=every,
+            )
+
+    def _recheck(
+        self,
+        new: list[_Planned],
+        before: RunningUsage,
+        fresh: RunningUsage,
+        locked: set[str],
+        licences: dict[str, list[License]],
+        catalogue: Catalogue,
+        encoder: DecisionEncoder,
+    ) -> None:
+        """Walk the batch again on the locked truth; re-decide what no longer fits."""
+        usage = before.replace(fresh, locked)
+        for p in new:
+            assert p.decision is not None
+            if not usage.fits(p.decision):
+                self._metrics.ledger_conflicts.inc()
+                self._decide(p, licences[p.event.exporter.id], usage, catalogue, encoder)
+                if p.decision is None:  # the engine failed this time: start over
+                    raise _RestartError()
+                if p.previous is not None and same_substance(p.previous, p.decision):
+                    raise _RestartError()  # the re-screen has nothing new now: start over
+                outside = set(consumption_of(p.decision)) - locked
+                if outside:
+                    raise _RestartError(outside)
+                if not usage.fits(p.decision):
+                    raise _RestartError()
+            usage.apply(p.decision)
+
+    def _result(self, plan: _Planned) -> Result:
+        if plan.dropped:
+            return None
+        if plan.stored is not None:
+            self._metrics.duplicates.inc()
+            return _stored(plan.stored)
+        if plan.duplicate_of is not None:
+            original = plan.duplicate_of
+            assert original.decision is not None
+            assert original.payload is not None
+            self._metrics.duplicates.inc()
+            return Screened(
+                original.decision.decision_id, original.decision.shipment_id, original.payload, None
+            )
+        if plan.error is not None:
+            return plan.error
+        assert plan.decision is not None
+        assert plan.payload is not None
+        return Screened(
+            plan.decision.decision_id, plan.decision.shipment_id, plan.payload, plan.decision
+        )
 
 
-def _re_emit(payload: str) -> Screened:
+def _stored(payload: str) -> Screened:
     stored = Decision.model_validate_json(payload)
     return Screened(stored.decision_id, stored.shipment_id, payload, None)

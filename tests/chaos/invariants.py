@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.stream import prepare_licences
 from schemas import DeadLetter, Decision, LicenseKind, Unit, convert
-from services.screening.ledger import consumption_by_licence
+from services.screening.running_usage import consumption_of
 from tests.chaos.harness import Outcome
 
 
@@ -106,7 +106,7 @@ async def check_ledger(o: Outcome) -> list[str]:
             )
             continue
         head = next(d for d in decisions if d.decision_id in heads)
-        for licence_id, lines in consumption_by_licence(head).items():
+        for licence_id, lines in consumption_of(head).items():
             expected |= {(licence_id, shipment_id, n, a, u.value) for n, a, u in lines}
     found = {
         (r["license_id"], r["shipment_id"], r["line_no"], r["amount"], r["unit"])

@@ -4,6 +4,6 @@ The screening service calls exactly this API; keep it stable.
 """
 
 from services.screening.engine.decide import DECISION_NAMESPACE, decide, decision_id_for
-from services.screening.engine.usage import LedgerMemory, LicenceUsage
+from services.screening.engine.usage import UsageByOthers
 
-__all__ = ["DECISION_NAMESPACE", "LedgerMemory", "LicenceUsage", "decide", "decision_id_for"]
+__all__ = ["DECISION_NAMESPACE", "UsageByOthers", "decide", "decision_id_for"]

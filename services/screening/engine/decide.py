@@ -28,7 +28,7 @@ from services.screening.engine.construct import build
 from services.screening.engine.index import Situation, index_for
 from services.screening.engine.lines import LicenceState, decide_line, make_reason, not_controlled
 from services.screening.engine.recognition import recognise
-from services.screening.engine.usage import LicenceUsage
+from services.screening.engine.usage import UsageByOthers
 
 #: Namespace of decision ids (uuid5); never change it, ids of past decisions depend on it.
 DECISION_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-5b8a-9a43-6c1e0d5f2b11")
@@ -57,7 +57,7 @@ def decide(
     event: ShipmentEvent,
     catalogue: Catalogue,
     licences: Sequence[License],
-    usage: LicenceUsage,
+    usage: UsageByOthers,
     *,
     decided_at: datetime,
     trigger: Trigger = Trigger.SHIPMENT_EVENT,
@@ -138,7 +138,7 @@ def own_licences(licences: Sequence[License], holder_id: str) -> list[License]:
     return own
 
 
-def _licence_state(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> LicenceState:
+def _licence_state(event: ShipmentEvent, own: list[License], usage: UsageByOthers) -> LicenceState:
     return LicenceState(
         licences=own,
         declared=event.declared_licenses,
@@ -147,7 +147,7 @@ def _licence_state(event: ShipmentEvent, own: list[License], usage: LicenceUsage
     )
 
 
-def _evidence(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> DecisionEvidence:
+def _evidence(event: ShipmentEvent, own: list[License], usage: UsageByOthers) -> DecisionEvidence:
     used: list[LicenseUsage] = []
     for licence in own:
         lid = licence.license_id

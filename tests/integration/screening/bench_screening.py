@@ -5,7 +5,8 @@ runtime (``eval "$(python -m deploy.local up)"`` first). In one run, on fresh to
 partitions:
 
 1. passthrough: a raw aiokafka consume→produce relay of the N event records (getmany 500, send
-   without awaiting, await the acks, commit) — what the machine does with no Lodestone code;
+   without awaiting, await the acks, commit; ``benchmarks.baselines.relay``, the one `make bench`
+   uses) — what the machine does with no Lodestone code;
 2. throughput: ``lodestone screening run`` (a subprocess, code from ``--code-root``: compare two
    checkouts back to back) drains a backlog of the same N events;
 3. latency: events offered at ``--rate`` per second for ``--seconds``; publish → decision
@@ -29,6 +30,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.baselines import relay
 from schemas import ShipmentEvent
 from services.common.settings import Settings
 from services.screening.catalogue import load_bundled_catalogue
@@ -125,32 +127,7 @@ async def passthrough(bootstrap: str, tag: str, records: list[Record]) -> float:
     source, sink = f"bench.{tag}.raw-in", f"bench.{tag}.raw-out"
     await _topics(bootstrap, {source: PARTITIONS, sink: PARTITIONS}, {sink})
     await _publish(bootstrap, source, records)
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-{tag}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=10, compression_type="lz4"
-    )
-    await consumer.start()
-    await producer.start()
-    relayed = 0
-    try:
-        while relayed < len(records):
-            batch = await consumer.getmany(timeout_ms=200, max_records=500)
-            futures = [
-                await producer.send(sink, r.value, key=r.key) for rs in batch.values() for r in rs
-            ]
-            await asyncio.gather(*futures)
-            if batch:
-                await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
-            relayed += len(futures)
-    finally:
-        await producer.stop()
-        await consumer.stop()
+    relayed = await relay(bootstrap, source, sink, len(records), timeout_s=600.0)
     return _rate([t for t, _ in await _read_all(bootstrap, sink, relayed, 60)])
 
 

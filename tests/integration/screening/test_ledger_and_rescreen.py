@@ -22,7 +22,7 @@ async def test_two_instances_race_for_the_last_unit(pipeline: Pipeline) -> None:
     await pipeline.publish_licences(capped)
     # Ten shipments of 100 kg each against a 100 kg cap, spread over the partitions.
     events = [event(exporters[0], samarium_kg="100") for _ in range(10)]
-    async with running(pipeline), running(pipeline, concurrency=8):
+    async with running(pipeline), running(pipeline, batch_max_records=8):
         await asyncio.sleep(1.0)  # both members of the group hold partitions
         await pipeline.publish_raw(
             [(e.shipment_id.encode(), e.model_dump_json().encode()) for e in events]

@@ -29,7 +29,7 @@ from services.audit.envelope import read_envelope
 from services.audit.records import PendingRecord, SourceCoordinates, _may_hold_floats
 from services.audit.store import Rejected
 from services.screening.catalogue import load_bundled_catalogue
-from services.screening.engine import LicenceUsage, decide
+from services.screening.engine import UsageByOthers, decide
 from services.screening.sample_stream import generate_events, sample_licences
 from tests.unit.audit.factories import make_decision
 
@@ -135,7 +135,7 @@ def _screened() -> tuple[bytes, ...]:
     for n, event in enumerate(generate_events(240, seed=11)):
         # whole seconds (published without a fraction) and microseconds, in turn
         at = start + timedelta(seconds=n, microseconds=0 if n % 4 == 0 else 7919 * n)
-        decision = decide(event, catalogue, licences, LicenceUsage.empty(), decided_at=at)
+        decision = decide(event, catalogue, licences, UsageByOthers.empty(), decided_at=at)
         out.append(decision.model_dump_json().encode())
     return tuple(out)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas import Decision, License, ShipmentEvent
 from services.screening.catalogue import Catalogue, load_bundled_catalogue
-from services.screening.engine import LicenceUsage, decide
+from services.screening.engine import UsageByOthers, decide
 
 DECIDED_AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 EXPORTER = "CN-EXP-0001"
@@ -107,14 +107,14 @@ def licence(
 def screen(
     shipment: ShipmentEvent,
     licences: list[License] | None = None,
-    usage: LicenceUsage | None = None,
+    usage: UsageByOthers | None = None,
     catalogue: Catalogue | None = None,
 ) -> Decision:
     return decide(
         shipment,
         catalogue or load_bundled_catalogue(),
         licences or [],
-        usage or LicenceUsage.empty(),
+        usage or UsageByOthers.empty(),
         decided_at=DECIDED_AT,
     )
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from schemas import Outcome, Quantity
-from services.screening.engine import LedgerMemory, LicenceUsage
+from services.screening.engine import UsageByOthers
+from services.screening.running_usage import RunningUsage
 from tests.unit.engine.factories import codes, event, licence, line, screen
 
 SM = line("Samarium oxide", "2846901940", quantity="500", unit="kg")
@@ -77,15 +78,15 @@ def test_lines_of_one_shipment_accumulate_on_a_capped_licence() -> None:
 
 def test_usage_of_other_shipments_counts() -> None:
     lic = licence(control_codes=["1C902"], cap=("1", "t"))
-    usage = LicenceUsage(consumed={"LIC-1": Decimal("0.5")}, single_used_by={})
+    usage = UsageByOthers(consumed={"LIC-1": Decimal("0.5")}, single_used_by={})
     assert codes(screen(event(SM), [lic], usage)) == ["LICENSED"]
-    usage = LicenceUsage(consumed={"LIC-1": Decimal("0.51")}, single_used_by={})
+    usage = UsageByOthers(consumed={"LIC-1": Decimal("0.51")}, single_used_by={})
     assert codes(screen(event(SM), [lic], usage)) == ["LICENSE_EXHAUSTED"]
 
 
 def test_single_licence_used_by_another_shipment() -> None:
     lic = licence(kind="single", control_codes=["1C902"], cap=("1", "t"))
-    usage = LicenceUsage(consumed={"LIC-1": Decimal("0.1")}, single_used_by={"LIC-1": "OTHER"})
+    usage = UsageByOthers(consumed={"LIC-1": Decimal("0.1")}, single_used_by={"LIC-1": "OTHER"})
     decision = screen(event(SM), [lic], usage)
     assert codes(decision) == ["LICENSE_EXHAUSTED"]
     assert "OTHER" in decision.reasons[0].message
@@ -108,11 +109,11 @@ def test_choice_declared_then_narrowest_then_earliest_expiry_then_id() -> None:
 
 def test_ledger_releases_consumption_when_a_shipment_is_cancelled() -> None:
     lic = licence(kind="single", control_codes=["1C902"], cap=("1", "t"))
-    ledger = LedgerMemory.for_licences([lic])
+    ledger = RunningUsage([lic])
     ledger.apply(screen(event(SM, shipment_id="A"), [lic]))
     assert ledger.usage_for("B").single_used_by == {"LIC-1": "A"}
     ledger.apply(screen(event(shipment_id="A", event_type="shipment.cancelled"), [lic]))
-    assert ledger.usage_for("B") == LicenceUsage(consumed={}, single_used_by={})
+    assert ledger.usage_for("B") == UsageByOthers(consumed={}, single_used_by={})
 
 
 def test_prohibition_holds_whatever_licence() -> None:

@@ -168,12 +168,12 @@ def test_scenario(
 
 
 def test_scenario_9_single_licence_covers_one_export_only() -> None:
-    from services.screening.engine import LedgerMemory
+    from services.screening.running_usage import RunningUsage
 
     single = licence(
         "SL-1", kind="single", control_codes=["1C902"], cap=("1", "t"), valid_from="2026-01-01"
     )
-    ledger = LedgerMemory.for_licences([single])
+    ledger = RunningUsage([single])
     sm = line("Samarium oxide", "2846901940", quantity="200")
     first = screen(event(sm, shipment_id="A", declared=["SL-1"]), [single])
     assert (first.outcome, codes(first)) == (Outcome.APPROVE, ["LICENSED"])

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from schemas import Decision, License, ShipmentEvent
 from services.screening.catalogue import Catalogue
-from services.screening.engine import LicenceUsage, decide
-from services.screening.ledger import consumption_by_licence
+from services.screening.engine import UsageByOthers, decide
+from services.screening.running_usage import consumption_of
 from services.screening.sample_stream import generate_events, sample_licences
 from services.screening.screener import same_substance
 from services.screening.tail import matches, render
@@ -48,14 +48,14 @@ def _licence(holder: str) -> License:
 def _decide(catalogue: Catalogue, licensed: bool = False) -> Decision:
     event = _samarium_event()
     licences = [_licence(event.exporter.id)] if licensed else []
-    return decide(event, catalogue, licences, LicenceUsage.empty(), decided_at=datetime.now(UTC))
+    return decide(event, catalogue, licences, UsageByOthers.empty(), decided_at=datetime.now(UTC))
 
 
 def test_an_approval_consumes_in_the_cap_unit_and_a_hold_consumes_nothing() -> None:
     held = _decide(controls_catalogue())
     approved = _decide(controls_catalogue(), licensed=True)
-    assert consumption_by_licence(held) == {}
-    consumed = consumption_by_licence(approved)
+    assert consumption_of(held) == {}
+    consumed = consumption_of(approved)
     assert list(consumed) == ["L-1"]
     ((_, amount, unit),) = consumed["L-1"]
     assert (amount, unit.value) == (Decimal("0.1"), "t")

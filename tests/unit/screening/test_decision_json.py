@@ -8,7 +8,7 @@ from decimal import Decimal
 from schemas import Trigger
 from services.screening.catalogue import load_bundled_catalogue
 from services.screening.decision_json import SPLICEABLE, DecisionEncoder
-from services.screening.engine import LicenceUsage, decide
+from services.screening.engine import UsageByOthers, decide
 from services.screening.sample_stream import generate_events, sample_licences
 
 
@@ -23,9 +23,9 @@ def test_spliced_json_equals_model_dump_json() -> None:
     kinds = set()
     for n, event in enumerate(generate_events(400, seed=5)):
         own = [lic for lic in licences if lic.holder_id == event.exporter.id]
-        usage = LicenceUsage(consumed={}, single_used_by={})
+        usage = UsageByOthers(consumed={}, single_used_by={})
         if n % 3 == 0 and own:  # some usage by other shipments, so the evidence lists it
-            usage = LicenceUsage(
+            usage = UsageByOthers(
                 consumed={lic.license_id: Decimal("1.5") for lic in own},
                 single_used_by={own[0].license_id: "SHP-OTHER"},
             )
@@ -53,7 +53,7 @@ def test_a_decision_without_its_event_as_evidence_is_serialised_whole() -> None:
         event,
         load_bundled_catalogue(),
         [],
-        LicenceUsage(consumed={}, single_used_by={}),
+        UsageByOthers(consumed={}, single_used_by={}),
         decided_at=datetime(2026, 1, 2, tzinfo=UTC),
         trigger=Trigger.SHIPMENT_EVENT,
         supersedes=None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from schemas import Decision, License, Outcome, Unit
+from schemas import Decision, License, LineDecision, Outcome, Quantity, Unit
 from services.screening.running_usage import RunningUsage, stored_amount
 
 
@@ -64,3 +64,27 @@ def test_usage_keeps_the_exponent_of_a_plain_sum_after_a_shipment_leaves() -> No
     usage.add_row("L-general", "S4", Decimal("0.25"), Unit("kg"))
     assert str(usage.usage_for("S1", ["L-general"]).consumed["L-general"]) == "0.25"
     assert str(usage.usage_for("S3", ["L-general"]).consumed["L-general"]) == "2.25"
+
+
+def test_consumption_a_cap_cannot_count_is_ignored_by_the_decision_and_the_check_alike() -> None:
+    """The cap changed from kg to pieces: the kg rows count neither in the usage the engine is
+    given nor in the re-check under locks (one rule, so the two never disagree), while the
+    pieces and the single-use users still do."""
+    pieces = License.model_validate(
+        _licence().model_dump() | {"max_quantity": {"amount": "5", "unit": "pcs"}}
+    )
+    usage = RunningUsage([pieces])
+    usage.add_row("L-general", None, Decimal("90"), Unit("kg"))
+    usage.add_row("L-general", "S1", Decimal("100"), Unit("kg"))
+    usage.add_row("L-general", "S2", Decimal("4"), Unit("pcs"))
+    assert usage.usage_for("S3").consumed == {"L-general": Decimal("4")}
+    one_more = LineDecision.model_construct(  # type: ignore[call-arg]
+        line_no=1, license_id="L-general", consumed=Quantity(amount=Decimal(1), unit=Unit.PCS)
+    )
+    fits = Decision.model_construct(  # type: ignore[call-arg]
+        shipment_id="S3", outcome=Outcome.APPROVE, lines=[one_more]
+    )
+    assert usage.fits(fits)
+    usage.apply(fits)
+    assert usage.usage_for("S4").consumed == {"L-general": Decimal("5")}
+    assert not usage.fits(fits.model_copy(update={"shipment_id": "S4"}))
