@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down status reset test check demo bench chaos
+.PHONY: help venv up down status reset test check contract-check demo bench chaos
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ check: $(STAMP)  ## ruff lint, ruff format check, mypy strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+contract-check:  ## validate schemas/asyncapi.yaml (AsyncAPI CLI) and schemas/examples/ (ajv)
+	@deploy/contract/check.sh
 
 demo: $(STAMP)  ## run the pipeline locally on real Kafka + PostgreSQL with sample traffic
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m deploy.demo

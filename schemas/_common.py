@@ -153,12 +153,20 @@ ControlCode = Annotated[
 ]
 
 _DECIMAL = BeforeValidator(_decimal_input)
-PositiveDecimal = Annotated[Decimal, _DECIMAL, Field(gt=0, allow_inf_nan=False, max_digits=28)]
-NonNegativeDecimal = Annotated[Decimal, _DECIMAL, Field(ge=0, allow_inf_nan=False, max_digits=28)]
-Percentage = Annotated[Decimal, _DECIMAL, Field(ge=0, le=100, allow_inf_nan=False, max_digits=28)]
-QuantityAmount = Annotated[PositiveDecimal, Field(le=MAX_QUANTITY)]
+# The before-validator comes last in each ``Annotated`` so that it wraps the constrained decimal:
+# placed first, pydantic applies the bounds as an opaque step and the JSON Schema loses them.
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=28), _DECIMAL]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=28), _DECIMAL]
+Percentage = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False, max_digits=28), _DECIMAL]
+QuantityAmount = Annotated[
+    Decimal, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False, max_digits=28), _DECIMAL
+]
 """An amount of goods in its unit: at most 10^12 (a trillion kg is a thousand times the world's
 annual output of any controlled mineral)."""
-MonetaryValue = Annotated[NonNegativeDecimal, Field(le=MAX_VALUE)]
-Measurement = Annotated[NonNegativeDecimal, Field(le=MAX_VALUE)]
+MonetaryValue = Annotated[
+    Decimal, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, max_digits=28), _DECIMAL
+]
+Measurement = Annotated[
+    Decimal, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, max_digits=28), _DECIMAL
+]
 """A stated technical fact (particle size, frequency …): bounded like values."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from schemas import Decision, IncompatibleUnitsError, License, LicenseKind, Outcome, Unit, convert
+from schemas.quantity import QUANTITY_CONTEXT
 from services.screening.engine.usage import UsageByOthers
 
 _ZERO = Decimal(0)
@@ -20,7 +21,9 @@ _ZERO = Decimal(0)
 
 def stored_amount(amount: Decimal) -> Decimal:
     """``amount`` as PostgreSQL's ``numeric`` gives it back (no positive exponent: 1E+3 → 1000)."""
-    return amount.quantize(Decimal(1)) if int(amount.as_tuple().exponent) > 0 else amount
+    if int(amount.as_tuple().exponent) > 0:
+        return amount.quantize(Decimal(1), context=QUANTITY_CONTEXT)
+    return amount
 
 
 def tracked(licence: License) -> bool:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from schemas.decision import ReasonCode
 from schemas.license import License, LicenseKind, LicenseStatus
-from schemas.quantity import convert
+from schemas.quantity import QUANTITY_CONTEXT, convert
 from schemas.shipment import CargoLine, ShipmentEvent
 
 _ANY = 1_000_000
@@ -37,8 +37,10 @@ class Verdict:
 
 def plain(amount: Decimal) -> Decimal:
     """``5E+5`` as ``500000``: exact, without an exponent in the JSON output."""
-    normal = amount.normalize()
-    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal  # type: ignore[operator]
+    normal = amount.normalize(QUANTITY_CONTEXT)  # never rounded: exact or an error
+    if normal.as_tuple().exponent > 0:  # type: ignore[operator]
+        return normal.quantize(Decimal(1), context=QUANTITY_CONTEXT)
+    return normal
 
 
 def _code_matches(prefixes: Sequence[str], code: str) -> bool:

@@ -8,8 +8,9 @@ shipment that cannot be re-screened costs only itself.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,6 +18,8 @@ from typer.testing import CliRunner
 
 from schemas import Decision, Outcome, Quantity, ReasonCode, ShipmentEvent, Trigger, Unit
 from services.cli import app as cli
+from services.screening import screener as screener_module
+from services.screening.engine import decide
 from services.screening.running_usage import RunningUsage
 from tests.integration.screening.catalogues import controls_catalogue
 from tests.integration.screening.conftest import Pipeline, event, licence, running
@@ -124,17 +127,28 @@ async def test_a_cap_changed_from_kg_to_pieces_is_decided_once_and_the_same_way_
 
 
 async def test_a_shipment_that_cannot_be_rescreened_is_counted_and_the_others_go_on(
-    pipeline: Pipeline,
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A held line of 1e27 t meets a kg-capped licence: its re-screen fails (the engine cannot
-    compare such a quantity), the other hold of the exporter is released all the same, and a
-    restart's catch-up re-screen does not fail on it either."""
+    """The engine fails on one held shipment's re-screen (injected: a defect such as the
+    ``decimal.InvalidOperation`` a 1e27 t line raised before quantities were bounded): its
+    re-screen is counted as failed, the exporter's other hold is released all the same, and a
+    restart's catch-up re-screen does not fail the service either."""
     await pipeline.publish_catalogue(controls_catalogue())
     exporter = pipeline.exporter()
-    enormous = _in(Unit.T, "1e27", event(exporter))
+    broken = event(exporter, samarium_kg="40")
     ordinary = event(exporter, samarium_kg="40")
+
+    def decide_or_fail(shipment: ShipmentEvent, *args: Any, **kwargs: Any) -> Decision:
+        if shipment.shipment_id == broken.shipment_id and kwargs.get("trigger") not in (
+            None,
+            Trigger.SHIPMENT_EVENT,
+        ):
+            raise InvalidOperation("injected: the engine cannot decide this shipment")
+        return decide(shipment, *args, **kwargs)
+
+    monkeypatch.setattr(screener_module, "decide", decide_or_fail)
     async with running(pipeline) as service:
-        await pipeline.publish_events([enormous, ordinary])
+        await pipeline.publish_events([broken, ordinary])
         held = await pipeline.decisions(until=lambda ds: len(ds) >= 2)
         assert {d.outcome for d in held} == {Outcome.HOLD}
         await pipeline.publish_licences(licence(exporter, cap="500"))
