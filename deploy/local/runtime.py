@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from deploy.local import kafka, postgres, roles, topics
+from deploy.local import acls, kafka, kafka_secured, postgres, roles, topics
 from deploy.local._util import file_lock, say
 from deploy.local.config import RuntimeConfig
 from services.common.migrations import migrate_all
@@ -25,6 +25,8 @@ class RuntimeState:
     started: set[str] = field(default_factory=set)
     """The parts this call started ("kafka", "postgres"); a caller stops only those."""
     kafka_ready_s: float = 0.0
+    kafka_security: dict[str, str] = field(default_factory=dict)
+    """``LODESTONE_KAFKA_…`` security settings of the secured runtime's ``admin`` (else empty)."""
 
     def dsn(self, role: str = "admin") -> str:
         return self.dsns[role]
@@ -35,6 +37,7 @@ class RuntimeState:
         env = {
             "LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "LODESTONE_DATABASE_URL": self.dsns["admin"],
+            **self.kafka_security,
         }
         env.update(
             {f"LODESTONE_{role.upper()}_DATABASE_URL": url for role, url in self.dsns.items()}
@@ -90,9 +93,18 @@ class Runtime:
             ready = time.monotonic() - kafka_started_at
             if "kafka" in started:
                 say(f"Kafka ready {ready:.1f} s after its start")
-            created = await topics.ensure_topics(cfg.kafka_bootstrap, topics.contract_topics())
+            created = await topics.ensure_topics(
+                cfg.kafka_bootstrap, topics.contract_topics(), kafka_secured.admin_security(cfg)
+            )
             if created:
                 say(f"created topics: {', '.join(created)}")
+            if cfg.secured:
+                await asyncio.to_thread(
+                    acls.create_acls,
+                    cfg.kafka_bootstrap,
+                    kafka_secured.confluent_admin_options(cfg),
+                    acls.grants(),
+                )
             dsns = {role: roles.dsn(cfg, role, passwords) for role in roles.ROLES}
             applied = await migrate_all(dsns["admin"])
             for component, versions in applied.items():
@@ -102,7 +114,8 @@ class Runtime:
             self._stop(started)  # leave nothing half-started behind
             raise
         say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
-        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready)
+        security = kafka_secured.write_environments(cfg) if cfg.secured else {}
+        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready, security)
 
     def _stop(self, parts: set[str]) -> None:
         if "kafka" in parts:
