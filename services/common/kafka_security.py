@@ -194,3 +194,27 @@ def kafka_broker_options(settings: KafkaSecuritySettings | None = None) -> dict[
         use_ssl=use_ssl,
     )
     return {"security": security}
+
+
+def access_denied(error: BaseException) -> str | None:
+    """A one-line explanation when ``error`` is the broker refusing this principal, else None.
+
+    Refusals are not transient: retrying does not help until an administrator grants the ACL.
+    """
+    from aiokafka import errors
+
+    refused = (
+        errors.TopicAuthorizationFailedError,
+        errors.GroupAuthorizationFailedError,
+        errors.ClusterAuthorizationFailedError,
+        errors.TransactionalIdAuthorizationFailed,
+        errors.AuthenticationFailedError,
+    )
+    if not isinstance(error, refused):
+        return None
+    settings = _process_settings()
+    who = settings.kafka_sasl_username or settings.kafka_ssl_certfile or "this client"
+    return (
+        f"Kafka refused {who} ({settings.kafka_security_protocol}): {error}. "
+        "Ask for the ACL this needs (docs/connecting.md lists them per principal)."
+    )
