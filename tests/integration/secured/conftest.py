@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,22 +65,24 @@ class SecuredKafka:
     def security(self, principal: str, *, mtls: bool = False) -> KafkaSecuritySettings:
         return secured.client_security(self.cfg, principal, mtls=mtls)
 
-    def environment(self, principal: str, *, mtls: bool = False, **extra: str) -> dict[str, str]:
+    def environment(
+        self, principal: str, *, mtls: bool = False, extra: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """A process environment acting as ``principal`` on this broker (database URLs too)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LODESTONE_KAFKA_")}
         env.update(self.state.environment())
         env = {k: v for k, v in env.items() if not k.startswith("LODESTONE_KAFKA_")}
         env.update(secured.environment(self.cfg, principal, mtls=mtls))
-        env.update({"LODESTONE_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}, **extra)
+        env.update({"LODESTONE_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1", **(extra or {})})
         return env
 
     def cli(
-        self, principal: str, *args: str, mtls: bool = False, timeout: float = 60, **extra: str
+        self, principal: str, *args: str, mtls: bool = False, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         """Run ``lodestone ARGS`` as ``principal``."""
         return subprocess.run(
             [LODESTONE, *args],
-            env=self.environment(principal, mtls=mtls, **extra),
+            env=self.environment(principal, mtls=mtls),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -134,16 +136,19 @@ class ServiceProcess:
         self._log.close()
 
 
+ServiceFactory = Callable[[list[str], dict[str, str]], ServiceProcess]
+
+
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[type[ServiceProcess]]:
+def service(tmp_path: Path) -> Iterator[ServiceFactory]:
     """Factory of service processes, each stopped when the test ends."""
     started: list[ServiceProcess] = []
 
-    class Tracked(ServiceProcess):
-        def __init__(self, args: list[str], env: dict[str, str], log: Path | None = None) -> None:
-            super().__init__(args, env, log or tmp_path / f"{args[0]}-{len(started)}.log")
-            started.append(self)
+    def start(args: list[str], env: dict[str, str]) -> ServiceProcess:
+        process = ServiceProcess(args, env, tmp_path / f"{args[0]}-{len(started)}.log")
+        started.append(process)
+        return process
 
-    yield Tracked
+    yield start
     for process in started:
         process.stop()

@@ -23,7 +23,7 @@ from schemas import DeadLetter, Decision, Party
 from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
 from tests.integration.screening.conftest import event, licence
-from tests.integration.secured.conftest import SecuredKafka, ServiceProcess
+from tests.integration.secured.conftest import SecuredKafka, ServiceFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,7 +92,7 @@ async def _audited(dsn: str, shipment_ids: set[str], wait_s: float = 60) -> set[
 async def test_the_pipeline_runs_with_each_service_as_its_own_principal(
     secured_kafka: SecuredKafka,
     migrated: RuntimeState,
-    service: type[ServiceProcess],
+    service: ServiceFactory,
     tmp_path: Path,
     mtls: bool,
 ) -> None:
@@ -109,8 +109,8 @@ async def test_the_pipeline_runs_with_each_service_as_its_own_principal(
     published = k.cli("licensing", "licenses", "publish", str(licences), mtls=mtls)
     assert published.returncode == 0, published.stderr
 
-    screening = service(["screening", "run"], k.environment("screening", mtls=mtls, **QUICK))
-    audit = service(["audit", "run"], k.environment("audit", mtls=mtls, **AUDIT))
+    screening = service(["screening", "run"], k.environment("screening", mtls=mtls, extra=QUICK))
+    audit = service(["audit", "run"], k.environment("audit", mtls=mtls, extra=AUDIT))
     screening.wait_for_log("consuming shipments")
     audit.wait_for_log("audit service started")
 
@@ -158,11 +158,11 @@ async def test_the_pipeline_runs_with_each_service_as_its_own_principal(
 async def test_a_service_with_a_wrong_password_exits_with_the_reason(
     secured_kafka: SecuredKafka,
     migrated: RuntimeState,
-    service: type[ServiceProcess],
+    service: ServiceFactory,
     command: list[str],
 ) -> None:
     principal = command[0]
-    env = secured_kafka.environment(principal, **QUICK, **AUDIT)
+    env = secured_kafka.environment(principal, extra={**QUICK, **AUDIT})
     env["LODESTONE_KAFKA_SASL_PASSWORD"] = "not-the-password"
     process = service(command, env)
     code = process.wait_exit(timeout=60)
@@ -181,3 +181,40 @@ def test_a_command_without_the_right_acl_fails_with_the_reason(
     assert len(reasons) == 1, published.stderr
     assert reasons[0].startswith(f"error: Kafka refused {principal} (SASL_SSL)")
     assert "AuthorizationFailed" in reasons[0]
+
+
+async def test_a_forbidden_write_by_the_service_is_logged_and_never_skipped(
+    secured_kafka: SecuredKafka, migrated: RuntimeState, service: ServiceFactory
+) -> None:
+    """Screening misconfigured to publish its decisions to ``licenses.v1`` (which only the
+    licensing office may write): each attempt logs the refusal with the topic's name, the
+    service keeps retrying (it neither hangs silently nor skips), stops cleanly on SIGTERM
+    without committing past the shipment, and the shipment is decided once the problem is
+    fixed."""
+    k, s = secured_kafka, Settings()
+    group = f"lodestone-screening-forbidden-{time.monotonic_ns()}"
+    wrong = {**QUICK, "LODESTONE_TOPIC_DECISIONS": s.topic_licenses}
+    wrong["LODESTONE_SCREENING_GROUP_ID"] = group
+    screening = service(["screening", "run"], k.environment("screening", extra=wrong))
+    screening.wait_for_log("consuming shipments")
+    shipment = event(Party(id="CN-SEC-FORBIDDEN", name="Exporter", country="CN"))
+    key = shipment.shipment_id.encode()
+    await _produce(
+        k.bootstrap,
+        k.security("erp"),
+        s.topic_shipments,
+        [(key, shipment.model_dump_json().encode())],
+    )
+    screening.wait_for_log("TopicAuthorizationFailedError", timeout=60)
+    assert s.topic_licenses in screening.log()
+    time.sleep(2)
+    assert screening.proc.poll() is None, screening.log()[-3000:]
+    assert screening.log().count("TopicAuthorizationFailedError('licenses.v1')") >= 3
+    operator = k.security("operator")
+
+    screening.stop()
+    assert screening.proc.returncode is not None
+    fixed = {**QUICK, "LODESTONE_SCREENING_GROUP_ID": group}
+    screening = service(["screening", "run"], k.environment("screening", extra=fixed))
+    decided = await _read(k.bootstrap, operator, s.topic_decisions, {key}, 60)
+    assert Decision.model_validate_json(decided[key]).shipment_id == shipment.shipment_id
