@@ -25,6 +25,8 @@ class RuntimeState:
     started: set[str] = field(default_factory=set)
     """The parts this call started ("kafka", "postgres"); a caller stops only those."""
     kafka_ready_s: float = 0.0
+    pg_ca_file: str = ""
+    """The local CA of PostgreSQL's server certificate (``sslrootcert`` for verify-full)."""
     kafka_security: dict[str, str] = field(default_factory=dict)
     """``LODESTONE_KAFKA_…`` security settings of the secured runtime's ``admin`` (else empty)."""
 
@@ -87,6 +89,8 @@ class Runtime:
                 started.add("kafka")
             if postgres.start(cfg, cluster):  # starts while the JVM boots
                 started.add("postgres")
+            else:
+                postgres.reload(cluster)  # settings rewritten by init()
             passwords = roles.load_passwords(cfg.secrets_file)
             await roles.bootstrap(cfg, cluster, passwords)
             await kafka.wait_ready(cfg)
@@ -115,7 +119,8 @@ class Runtime:
             raise
         say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
         security = kafka_secured.write_environments(cfg) if cfg.secured else {}
-        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready, security)
+        ca = str(postgres.tls_authority(cluster).ca_file)
+        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready, ca, security)
 
     def _stop(self, parts: set[str]) -> None:
         if "kafka" in parts:

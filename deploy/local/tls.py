@@ -1,4 +1,4 @@
-"""A local certificate authority for the secured broker: CA, broker and client certificates.
+"""A local certificate authority: the secured broker's, and PostgreSQL's server certificate.
 
 Generated once with the ``cryptography`` package into ``<kafka dir>/tls/`` (keys mode 0600):
 ``ca.pem`` (what clients trust), ``broker.pem`` (key + chain, Kafka's PEM key store, valid for
@@ -92,18 +92,37 @@ def _certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def _ca(authority: Authority) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The authority's CA certificate and key, created on first use."""
+    authority.directory.mkdir(parents=True, exist_ok=True)
+    if authority.ca_file.exists() and authority.ca_key_file.exists():
+        key = serialization.load_pem_private_key(authority.ca_key_file.read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(authority.ca_file.read_bytes()), key
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Lodestone local CA", key, None)
+    _write_secret(authority.ca_key_file, key.private_bytes(_PEM, _PKCS8, _NO_PASSWORD))
+    authority.ca_file.write_bytes(ca.public_bytes(_PEM))
+    return ca, key
+
+
+def ensure_server_certificate(authority: Authority, name: str) -> tuple[Path, Path]:
+    """A server certificate for ``127.0.0.1``/``localhost`` and its key, in separate files
+    (``<name>.pem``, ``<name>.key``), signed by the authority's CA; created once."""
+    cert_file, key_file = authority.cert_file(name), authority.key_file(name)
+    if not cert_file.exists():
+        ca, ca_key = _ca(authority)
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _certificate(name, key, (ca.subject, ca_key), server=True)
+        _write_secret(key_file, key.private_bytes(_PEM, _PKCS8, _NO_PASSWORD))
+        cert_file.write_bytes(cert.public_bytes(_PEM))
+    return cert_file, key_file
+
+
 def ensure_authority(authority: Authority, principals: list[str]) -> None:
     """Create the CA, the broker's key store and one client certificate per principal, once."""
     authority.directory.mkdir(parents=True, exist_ok=True)
-    if authority.ca_file.exists() and authority.ca_key_file.exists():
-        ca_key = serialization.load_pem_private_key(authority.ca_key_file.read_bytes(), None)
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-        ca = x509.load_pem_x509_certificate(authority.ca_file.read_bytes())
-    else:
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca = _certificate("Lodestone local CA", ca_key, None)
-        _write_secret(authority.ca_key_file, ca_key.private_bytes(_PEM, _PKCS8, _NO_PASSWORD))
-        authority.ca_file.write_bytes(ca.public_bytes(_PEM))
+    ca, ca_key = _ca(authority)
     issuer = (ca.subject, ca_key)
     if not authority.broker_keystore.exists():
         key = ec.generate_private_key(ec.SECP256R1())
