@@ -97,18 +97,7 @@ class Runtime:
             ready = time.monotonic() - kafka_started_at
             if "kafka" in started:
                 say(f"Kafka ready {ready:.1f} s after its start")
-            created = await topics.ensure_topics(
-                cfg.kafka_bootstrap, topics.contract_topics(), kafka_secured.admin_security(cfg)
-            )
-            if created:
-                say(f"created topics: {', '.join(created)}")
-            if cfg.secured:
-                await asyncio.to_thread(
-                    acls.create_acls,
-                    cfg.kafka_bootstrap,
-                    kafka_secured.confluent_admin_options(cfg),
-                    acls.grants(),
-                )
+            await self._kafka_contents()
             dsns = {role: roles.dsn(cfg, role, passwords) for role in roles.ROLES}
             applied = await migrate_all(dsns["admin"])
             for component, versions in applied.items():
@@ -118,9 +107,46 @@ class Runtime:
             self._stop(started)  # leave nothing half-started behind
             raise
         say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
-        security = kafka_secured.write_environments(cfg) if cfg.secured else {}
+        security = kafka_secured.environment(cfg, acls.ADMIN) if cfg.secured else {}
         ca = str(postgres.tls_authority(cluster).ca_file)
         return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready, ca, security)
+
+    async def _kafka_contents(self) -> None:
+        """The contract's topics and, on a secured broker, the ACLs (both idempotent)."""
+        cfg = self.cfg
+        created = await topics.ensure_topics(
+            cfg.kafka_bootstrap, topics.contract_topics(), kafka_secured.admin_security(cfg)
+        )
+        if created:
+            say(f"created topics: {', '.join(created)}")
+        if cfg.secured:
+            await asyncio.to_thread(
+                acls.create_acls,
+                cfg.kafka_bootstrap,
+                kafka_secured.confluent_admin_options(cfg),
+                acls.grants(),
+            )
+            kafka_secured.write_environments(cfg)
+
+    def up_kafka(self) -> bool:
+        """Only the broker, its topics and ACLs (a second broker beside a runtime's database);
+        True when this call started it."""
+        self._prepare_dirs()
+        with file_lock(self.cfg.lock_file):
+            return asyncio.run(self._up_kafka())
+
+    async def _up_kafka(self) -> bool:
+        lib = kafka.ensure_jars(self.cfg)
+        kafka.prepare(self.cfg, lib)
+        started = kafka.start(self.cfg, lib)
+        try:
+            await kafka.wait_ready(self.cfg)
+            await self._kafka_contents()
+        except BaseException:
+            if started:
+                kafka.stop(self.cfg)
+            raise
+        return started
 
     def _stop(self, parts: set[str]) -> None:
         if "kafka" in parts:

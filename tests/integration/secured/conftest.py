@@ -2,8 +2,8 @@
 
 Started once per test session, and only when such a test runs, on ports of its own
 (``LODESTONE_SECURED_KAFKA_PORT`` / ``_MTLS_PORT`` / ``_CONTROLLER_PORT``, default the Kafka
-port + 8, + 9, + 10), beside the PLAINTEXT runtime whose PostgreSQL it shares; stopped at the
-end of the session when the session started it.
+port + 8, + 9, + 10) and with data of its own (``.local/secured-test/``), beside the runtime
+whose PostgreSQL it shares; stopped at the end of the session when the session started it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def secured_config() -> RuntimeConfig:
     base = RuntimeConfig.from_env()
     return dataclasses.replace(
         base,
+        local_dir=base.local_dir / "secured-test",
         kafka_security="sasl_ssl",
         kafka_port=_port("LODESTONE_SECURED_KAFKA_PORT", base.kafka_port + 8),
         kafka_mtls_port=_port("LODESTONE_SECURED_KAFKA_MTLS_PORT", base.kafka_port + 9),
@@ -53,6 +54,7 @@ class SecuredKafka:
 
     cfg: RuntimeConfig
     state: RuntimeState
+    """The runtime whose database the services use."""
 
     @property
     def bootstrap(self) -> str:
@@ -94,11 +96,12 @@ class SecuredKafka:
 def secured_kafka(runtime: RuntimeState) -> Iterator[SecuredKafka]:
     cfg = secured_config()
     local = Runtime(cfg)
-    state = local.up()  # the running PostgreSQL is reused; the secured broker starts if needed
+    started = local.up_kafka()
     try:
-        yield SecuredKafka(cfg, state)
+        yield SecuredKafka(cfg, runtime)
     finally:
-        local.stop(state.started & {"kafka"})
+        if started:
+            local.stop({"kafka"})
 
 
 class ServiceProcess:
