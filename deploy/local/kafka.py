@@ -142,6 +142,8 @@ def prepare(cfg: RuntimeConfig, lib: Path) -> None:
     cfg.kafka_data_dir.mkdir(parents=True, exist_ok=True)
     if cfg.secured:
         kafka_secured.prepare_tls(cfg)
+    cfg.kafka_properties.touch(mode=0o600, exist_ok=True)  # a secured broker's holds a password
+    cfg.kafka_properties.chmod(0o600)
     cfg.kafka_properties.write_text(_properties(cfg), encoding="utf-8")
     if (cfg.kafka_data_dir / "meta.properties").exists():
         return
