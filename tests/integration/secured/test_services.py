@@ -218,3 +218,20 @@ async def test_a_forbidden_write_by_the_service_is_logged_and_never_skipped(
     screening = service(["screening", "run"], k.environment("screening", extra=fixed))
     decided = await _read(k.bootstrap, operator, s.topic_decisions, {key}, 60)
     assert Decision.model_validate_json(decided[key]).shipment_id == shipment.shipment_id
+
+
+@pytest.mark.parametrize(
+    ("command", "principal"), [(["screening", "run"], "operator"), (["audit", "run"], "erp")]
+)
+async def test_a_service_run_as_a_principal_without_its_acls_does_not_hang(
+    secured_kafka: SecuredKafka,
+    migrated: RuntimeState,
+    service: ServiceFactory,
+    command: list[str],
+    principal: str,
+) -> None:
+    env = secured_kafka.environment(principal, extra={**QUICK, **AUDIT})
+    process = service(command, env)
+    code = process.wait_exit(timeout=60)
+    assert code == 1, f"still running or not exit 1:\n{process.log()[-2000:]}"
+    assert f"error: Kafka refused {principal} (SASL_SSL)" in process.log()
