@@ -61,6 +61,9 @@ class RuntimeConfig:
     """``plaintext`` (the default) or ``sasl_ssl``: SCRAM over TLS on ``kafka_port``, mTLS on
     ``kafka_mtls_port``, ACLs per principal (docs/connecting.md, ADR 0030)."""
     kafka_mtls_port: int = 9094
+    kafka_unsecured_oauth_port: int | None = None
+    """Tests only: an OAUTHBEARER listener with Kafka's unsecured JWT validator, which trusts
+    any unsigned token; it exercises the token-provider hook. Never set by ``make up``."""
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> RuntimeConfig:

@@ -9,6 +9,7 @@ passwords are generated once into ``<kafka dir>/credentials.json`` (mode 0600).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from pathlib import Path
@@ -82,6 +83,24 @@ def properties(cfg: RuntimeConfig) -> dict[str, str]:
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{ADMIN};User:{BROKER_CN}",
+        **(_unsecured_oauth_listener(cfg) if cfg.kafka_unsecured_oauth_port else {}),
+    }
+
+
+def _unsecured_oauth_listener(cfg: RuntimeConfig) -> dict[str, str]:
+    """An extra ``OAUTH`` listener (see ``RuntimeConfig.kafka_unsecured_oauth_port``)."""
+    plain = properties(dataclasses.replace(cfg, kafka_unsecured_oauth_port=None))
+    listener = f"OAUTH://127.0.0.1:{cfg.kafka_unsecured_oauth_port}"
+    return {
+        "listeners": f"{plain['listeners']},{listener}",
+        "advertised.listeners": f"{plain['advertised.listeners']},{listener}",
+        "listener.security.protocol.map": (
+            f"{plain['listener.security.protocol.map']},OAUTH:SASL_SSL"
+        ),
+        "listener.name.oauth.sasl.enabled.mechanisms": "OAUTHBEARER",
+        "listener.name.oauth.oauthbearer.sasl.jaas.config": (
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+        ),
     }
 
 

@@ -1,9 +1,10 @@
 """A secured broker (SASL_SSL + SCRAM, mTLS, ACLs) for the tests that need one.
 
 Started once per test session, and only when such a test runs, on ports of its own
-(``LODESTONE_SECURED_KAFKA_PORT`` / ``_MTLS_PORT`` / ``_CONTROLLER_PORT``, default the Kafka
-port + 8, + 9, + 10) and with data of its own (``.local/secured-test/``), beside the runtime
-whose PostgreSQL it shares; stopped at the end of the session when the session started it.
+(``LODESTONE_SECURED_KAFKA_PORT`` / ``_MTLS_PORT`` / ``_CONTROLLER_PORT`` / ``_OAUTH_PORT``,
+default the Kafka port + 8, + 9, + 10, + 11; the last is a test-only OAUTHBEARER listener) and
+with data of its own (``.local/secured-test/``), beside the runtime whose PostgreSQL it shares;
+stopped at the end of the session when the session started it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def secured_config() -> RuntimeConfig:
         kafka_controller_port=_port(
             "LODESTONE_SECURED_KAFKA_CONTROLLER_PORT", base.kafka_port + 10
         ),
+        kafka_unsecured_oauth_port=_port(
+            "LODESTONE_SECURED_KAFKA_OAUTH_PORT", base.kafka_port + 11
+        ),
     )
 
 
@@ -63,6 +67,10 @@ class SecuredKafka:
     @property
     def mtls_bootstrap(self) -> str:
         return f"127.0.0.1:{self.cfg.kafka_mtls_port}"
+
+    @property
+    def oauth_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.cfg.kafka_unsecured_oauth_port}"
 
     def security(self, principal: str, *, mtls: bool = False) -> KafkaSecuritySettings:
         return secured.client_security(self.cfg, principal, mtls=mtls)

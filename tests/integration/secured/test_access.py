@@ -134,3 +134,35 @@ async def test_operators_cannot_read_shipments(secured_kafka: SecuredKafka) -> N
             await consumer.start()
     finally:
         await consumer.stop()
+
+
+async def test_oauthbearer_tokens_come_from_the_configured_provider(
+    secured_kafka: SecuredKafka,
+) -> None:
+    """Through the hook, for aiokafka and for FastStream: the token's subject is the principal,
+    so its writes are bound by the same ACLs."""
+    from faststream.kafka import KafkaBroker
+
+    from services.common.kafka_security import kafka_broker_options
+
+    oauth = secured_kafka.security("erp").model_copy(
+        update={
+            "kafka_sasl_mechanism": "OAUTHBEARER",
+            "kafka_sasl_username": None,
+            "kafka_sasl_password": None,
+            "kafka_oauth_token_provider": "tests.integration.secured.unsigned_jwt:erp",
+        }
+    )
+    s = Settings()
+    await _write(secured_kafka.oauth_bootstrap, oauth, s.topic_shipments)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _write(secured_kafka.oauth_bootstrap, oauth, s.topic_decisions)
+
+    broker = KafkaBroker(secured_kafka.oauth_bootstrap, **kafka_broker_options(oauth))
+    await broker.start()
+    try:
+        await broker.publish(b'{"probe": true}', topic=s.topic_shipments, key=b"oauth")
+        with pytest.raises(TopicAuthorizationFailedError):
+            await broker.publish(b'{"probe": true}', topic=s.topic_licenses, key=b"oauth")
+    finally:
+        await broker.stop()
