@@ -178,8 +178,10 @@ def start(cfg: RuntimeConfig, lib: Path) -> bool:
     """Start Kafka detached; False when it was already running."""
     if running_pid(cfg) is not None:
         return False
-    ports = (cfg.kafka_port, cfg.kafka_controller_port)
-    for port in (*ports, cfg.kafka_mtls_port) if cfg.secured else ports:
+    ports = [cfg.kafka_port, cfg.kafka_controller_port]
+    if cfg.secured:
+        ports += [cfg.kafka_mtls_port, *filter(None, [cfg.kafka_unsecured_oauth_port])]
+    for port in ports:
         if port_open(port):
             raise KafkaError(
                 f"port {port} is already in use by another process; stop it or choose other "
