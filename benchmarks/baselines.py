@@ -24,12 +24,15 @@ from benchmarks.stats import rate_per_s
 from benchmarks.stream import Prepared, new_producer, publish
 from services.audit.records import RECORD_COLUMNS
 from services.common.kafka_helpers import next_offsets
+from services.common.kafka_security import kafka_client_options
 
 
 async def _timestamps(
     bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float
 ) -> list[int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", **kafka_client_options()
+    )
     await consumer.start()
     try:
         consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
@@ -51,6 +54,7 @@ async def relay(bootstrap: str, source: str, sink: str, total: int, timeout_s: f
         group_id=f"passthrough.{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka_client_options(),
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -59,6 +63,7 @@ async def relay(bootstrap: str, source: str, sink: str, total: int, timeout_s: f
         linger_ms=10,
         compression_type="lz4",
         max_batch_size=256 * 1024,
+        **kafka_client_options(),
     )
     await consumer.start()
     await producer.start()

@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.common.kafka_security import kafka_client_options
 from services.common.pool import CONNECTION_LOST
 
 #: What the audit poller survives by reconnecting: the database restarting under it.
@@ -76,6 +77,7 @@ class DecisionCollector(_Watcher):
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka_client_options(),
         )
         await consumer.start()
         consumer.assign([TopicPartition(self._topic, p) for p in range(self._partitions)])

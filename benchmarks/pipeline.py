@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.processes import ServiceGroup, ServiceProcess, free_port
 from schemas import License
+from services.common.kafka_security import kafka_client_options
 
 LODESTONE = str(Path(sys.executable).with_name("lodestone"))
 
@@ -64,7 +65,9 @@ class PipelineTopics:
 
 
 async def create_topics(bootstrap: str, topics: Sequence[NewTopic]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=15000, **kafka_client_options()
+    )
     await admin.start()
     try:
         response = await admin.create_topics(list(topics), timeout_ms=15000)
@@ -76,7 +79,9 @@ async def create_topics(bootstrap: str, topics: Sequence[NewTopic]) -> None:
 
 
 async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=15000, **kafka_client_options()
+    )
     await admin.start()
     try:
         await admin.delete_topics(list(names), timeout_ms=15000)

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas import License, ShipmentEvent
+from services.common.kafka_security import kafka_client_options
 from services.screening.sample_stream import generate_events, sample_licences
 
 _NAMESPACE = uuid.UUID("6f1c2a52-7d0e-4c1e-9d55-5b0d7f3e8a10")
@@ -70,6 +71,7 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
         linger_ms=5,
         compression_type="lz4",
         max_batch_size=256 * 1024,
+        **kafka_client_options(),
     )
 
 

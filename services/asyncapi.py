@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from schemas import ControlledParty, DeadLetter, Decision, License, Review, ShipmentEvent
+from services.common.kafka_security import KafkaSecuritySettings, kafka_broker_options
 from services.screening.catalogue.model import Catalogue
 
 ASYNCAPI_FILE = Path(__file__).resolve().parents[1] / "schemas" / "asyncapi.yaml"
@@ -106,7 +107,12 @@ HEADERS: dict[str, dict[str, Any]] = {
 
 def build_document() -> dict[str, Any]:
     """The AsyncAPI 3.0 document as plain data."""
-    broker = KafkaBroker("localhost:9092", description="Apache Kafka 4.x (KRaft)")
+    # The contract, not a deployment: the server is documented as plain Kafka whatever this
+    # process's security settings (docs/connecting.md covers secured clusters).
+    plain = KafkaSecuritySettings(kafka_security_protocol="PLAINTEXT", kafka_sasl_mechanism=None)
+    broker = KafkaBroker(
+        "localhost:9092", description="Apache Kafka 4.x (KRaft)", **kafka_broker_options(plain)
+    )
     for topic, (direction, model, _key, description) in TOPICS.items():
         if direction == "receive":
 

@@ -56,5 +56,14 @@ app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; a refusal by the broker's ACLs ends with one clear line."""
+    from services.common.kafka_security import access_denied
+
+    try:
+        app()
+    except Exception as exc:
+        reason = access_denied(exc)
+        if reason is None:
+            raise
+        typer.echo(f"error: {reason}", err=True)
+        raise SystemExit(1) from exc

@@ -17,6 +17,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.local import Runtime, RuntimeState
+from services.common.kafka_security import kafka_client_options
 from services.common.migrations import migrate_all
 from services.common.settings import get_settings
 
@@ -61,7 +62,7 @@ async def new_topic(runtime: RuntimeState) -> AsyncIterator[NewTopicFactory]:
 
     Topics are unique per call and deleted when the test ends.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=runtime.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=runtime.kafka_bootstrap, **kafka_client_options())
     await admin.start()
     created: list[str] = []
 

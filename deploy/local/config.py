@@ -28,6 +28,15 @@ def _default_cache_dir() -> Path:
     return base / "lodestone"
 
 
+def _kafka_security() -> str:
+    value = os.environ.get("LODESTONE_LOCAL_KAFKA_SECURITY", "plaintext").lower() or "plaintext"
+    if value not in ("plaintext", "sasl_ssl"):
+        raise SystemExit(
+            f"LODESTONE_LOCAL_KAFKA_SECURITY must be plaintext or sasl_ssl, not {value!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Paths and ports of one local runtime (one per working tree).
@@ -48,6 +57,13 @@ class RuntimeConfig:
     of CPU compiling the broker while the pipeline ran, more than the broker's requests cost;
     the broker's own work here is small. ``LODESTONE_KAFKA_JIT_OPTS=""`` restores the default."""
     database: str = "lodestone"
+    kafka_security: str = "plaintext"
+    """``plaintext`` (the default) or ``sasl_ssl``: SCRAM over TLS on ``kafka_port``, mTLS on
+    ``kafka_mtls_port``, ACLs per principal (docs/connecting.md, ADR 0030)."""
+    kafka_mtls_port: int = 9094
+    kafka_unsecured_oauth_port: int | None = None
+    """Tests only: an OAUTHBEARER listener with Kafka's unsecured JWT validator, which trusts
+    any unsigned token; it exercises the token-provider hook. Never set by ``make up``."""
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> RuntimeConfig:
@@ -63,7 +79,15 @@ class RuntimeConfig:
             pg_port=_env_int("LODESTONE_PG_PORT", 15432),
             kafka_heap_opts=os.environ.get("LODESTONE_KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m"),
             kafka_jit_opts=os.environ.get("LODESTONE_KAFKA_JIT_OPTS", "-XX:TieredStopAtLevel=1"),
+            kafka_security=_kafka_security(),
+            kafka_mtls_port=_env_int(
+                "LODESTONE_KAFKA_MTLS_PORT", _env_int("LODESTONE_KAFKA_CONTROLLER_PORT", 9093) + 1
+            ),
         )
+
+    @property
+    def secured(self) -> bool:
+        return self.kafka_security == "sasl_ssl"
 
     # Kafka ---------------------------------------------------------------------------------
     @property
@@ -77,7 +101,8 @@ class RuntimeConfig:
 
     @property
     def kafka_dir(self) -> Path:
-        return self.local_dir / "kafka"
+        """A secured broker keeps its data apart: switching modes never mixes the two."""
+        return self.local_dir / ("kafka-secured" if self.secured else "kafka")
 
     @property
     def kafka_data_dir(self) -> Path:

@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from deploy.local import kafka, postgres, roles, topics
+from deploy.local import acls, kafka, kafka_secured, postgres, roles, topics
 from deploy.local._util import file_lock, say
 from deploy.local.config import RuntimeConfig
 from services.common.migrations import migrate_all
@@ -25,6 +25,10 @@ class RuntimeState:
     started: set[str] = field(default_factory=set)
     """The parts this call started ("kafka", "postgres"); a caller stops only those."""
     kafka_ready_s: float = 0.0
+    pg_ca_file: str = ""
+    """The local CA of PostgreSQL's server certificate (``sslrootcert`` for verify-full)."""
+    kafka_security: dict[str, str] = field(default_factory=dict)
+    """``LODESTONE_KAFKA_…`` security settings of the secured runtime's ``admin`` (else empty)."""
 
     def dsn(self, role: str = "admin") -> str:
         return self.dsns[role]
@@ -35,6 +39,7 @@ class RuntimeState:
         env = {
             "LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "LODESTONE_DATABASE_URL": self.dsns["admin"],
+            **self.kafka_security,
         }
         env.update(
             {f"LODESTONE_{role.upper()}_DATABASE_URL": url for role, url in self.dsns.items()}
@@ -84,15 +89,15 @@ class Runtime:
                 started.add("kafka")
             if postgres.start(cfg, cluster):  # starts while the JVM boots
                 started.add("postgres")
+            else:
+                postgres.reload(cluster)  # settings rewritten by init()
             passwords = roles.load_passwords(cfg.secrets_file)
             await roles.bootstrap(cfg, cluster, passwords)
             await kafka.wait_ready(cfg)
             ready = time.monotonic() - kafka_started_at
             if "kafka" in started:
                 say(f"Kafka ready {ready:.1f} s after its start")
-            created = await topics.ensure_topics(cfg.kafka_bootstrap, topics.contract_topics())
-            if created:
-                say(f"created topics: {', '.join(created)}")
+            await self._kafka_contents()
             dsns = {role: roles.dsn(cfg, role, passwords) for role in roles.ROLES}
             applied = await migrate_all(dsns["admin"])
             for component, versions in applied.items():
@@ -102,7 +107,46 @@ class Runtime:
             self._stop(started)  # leave nothing half-started behind
             raise
         say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
-        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready)
+        security = kafka_secured.environment(cfg, acls.ADMIN) if cfg.secured else {}
+        ca = str(postgres.tls_authority(cluster).ca_file)
+        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready, ca, security)
+
+    async def _kafka_contents(self) -> None:
+        """The contract's topics and, on a secured broker, the ACLs (both idempotent)."""
+        cfg = self.cfg
+        created = await topics.ensure_topics(
+            cfg.kafka_bootstrap, topics.contract_topics(), kafka_secured.admin_security(cfg)
+        )
+        if created:
+            say(f"created topics: {', '.join(created)}")
+        if cfg.secured:
+            await asyncio.to_thread(
+                acls.create_acls,
+                cfg.kafka_bootstrap,
+                kafka_secured.confluent_admin_options(cfg),
+                acls.grants(),
+            )
+            kafka_secured.write_environments(cfg)
+
+    def up_kafka(self) -> bool:
+        """Only the broker, its topics and ACLs (a second broker beside a runtime's database);
+        True when this call started it."""
+        self._prepare_dirs()
+        with file_lock(self.cfg.lock_file):
+            return asyncio.run(self._up_kafka())
+
+    async def _up_kafka(self) -> bool:
+        lib = kafka.ensure_jars(self.cfg)
+        kafka.prepare(self.cfg, lib)
+        started = kafka.start(self.cfg, lib)
+        try:
+            await kafka.wait_ready(self.cfg)
+            await self._kafka_contents()
+        except BaseException:
+            if started:
+                kafka.stop(self.cfg)
+            raise
+        return started
 
     def _stop(self, parts: set[str]) -> None:
         if "kafka" in parts:

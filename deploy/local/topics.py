@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
 
 MIB = 1024 * 1024
@@ -40,7 +41,9 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
     ]
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, specs: list[TopicSpec], security: KafkaSecuritySettings | None = None
+) -> list[str]:
     """Create the topics that do not exist yet and bring existing ones to the specified configs.
 
     Returns the names created.
@@ -48,7 +51,9 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10000, **kafka_client_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

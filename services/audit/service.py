@@ -17,6 +17,7 @@ from services.audit.metrics import AuditMetrics
 from services.audit.retry import Backoff, retry_transient
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
+from services.common.kafka_security import kafka_client_options
 from services.common.logging import get_logger
 from services.common.pool import create_pool
 from services.common.settings import Settings
@@ -98,6 +99,7 @@ class AuditService:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=o.batch_max_records,
+            **kafka_client_options(),
         )
         controls = AIOKafkaConsumer(
             o.controls_topic,
@@ -105,6 +107,7 @@ class AuditService:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka_client_options(),
         )
         self._decisions = decisions
         ingest = DecisionsIngest(

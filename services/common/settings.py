@@ -1,6 +1,7 @@
 """Settings read from the environment (prefix ``LODESTONE_``).
 
-Secrets (database passwords) come only from the environment, never from files in the repo.
+Secrets (database and Kafka passwords) come only from the environment, never from files in
+the repo.
 """
 
 from __future__ import annotations
@@ -8,11 +9,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.kafka_security import KafkaSecuritySettings
 
 
-class Settings(BaseSettings):
-    """Everything a Lodestone process needs to find its broker, its database and its topics."""
+class Settings(KafkaSecuritySettings):
+    """Everything a Lodestone process needs to find its broker, its database and its topics.
+
+    How it authenticates to the broker (SASL, TLS, mTLS) is :class:`KafkaSecuritySettings`.
+    """
 
     model_config = SettingsConfigDict(env_prefix="LODESTONE_", extra="ignore")
 

@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from schemas import MAX_EVENT_BYTES
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
+from services.common.kafka_security import kafka_broker_options, kafka_client_options
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.screening.catalogue import Catalogue
@@ -176,6 +177,7 @@ class ScreeningService:
             max_poll_interval_ms=600_000,
             fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
             fetch_min_bytes=_FETCH_MIN_BYTES,
+            **kafka_client_options(self.settings),
         )
         self._consumer = ShipmentConsumer(
             kafka,
@@ -232,6 +234,7 @@ def build_broker(settings: Settings, options: ScreeningSettings) -> KafkaBroker:
         max_request_size=4 * MAX_EVENT_BYTES,
         max_batch_size=256 * 1024,
         logger=None,
+        **kafka_broker_options(settings),
     )
 
 

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from schemas import License
+from services.common.kafka_security import kafka_client_options
 from services.screening.catalogue import Catalogue
 
 CATALOGUE_KEY = b"catalogue"
@@ -61,7 +62,11 @@ async def publish_records(
 ) -> int:
     """Publish (key, value) records and wait for every acknowledgement; returns the count."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        **kafka_client_options(),
     )
     await producer.start()
     try:

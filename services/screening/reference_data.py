@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from schemas import License
 from schemas.strict_json import JsonInputError, loads_strict
 from schemas.validation import summarise_validation_error
+from services.common.kafka_security import kafka_client_options
 from services.common.logging import get_logger
 from services.screening.catalogue import Catalogue, CatalogueError, load_bundled_catalogue
 
@@ -76,7 +77,10 @@ class ReferenceFollower:
     async def run(self) -> None:
         """Load, then follow until cancelled."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            **kafka_client_options(),
         )
         await consumer.start()
         try:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from schemas import Decision, Outcome
+from services.common.kafka_security import kafka_client_options
 
 _STYLE = {Outcome.APPROVE: "bold green", Outcome.HOLD: "bold red"}
 
@@ -61,6 +62,7 @@ async def tail(
         group_id=f"lodestone-tail-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        **kafka_client_options(),
     )
     await consumer.start()
     shown = 0

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks.stream import prepare_licences
 from schemas import DeadLetter, Decision, LicenseKind, Unit, convert
+from services.common.kafka_security import kafka_client_options
 from services.screening.running_usage import consumption_of
 from tests.chaos.harness import Outcome
 
@@ -159,6 +160,7 @@ async def dead_letters(o: Outcome) -> list[DeadLetter]:
         bootstrap_servers=o.pipeline.bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **kafka_client_options(),
     )
     await consumer.start()
     try:

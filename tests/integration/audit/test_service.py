@@ -17,6 +17,7 @@ from deploy.local import postgres as local_postgres
 from services.audit.retry import Backoff
 from services.audit.service import AuditService, ServiceOptions
 from services.audit.verify import verify_chain
+from services.common.kafka_security import kafka_client_options
 from tests.conftest import NewTopicFactory
 from tests.integration.audit.conftest import AuditDatabase
 from tests.unit.audit.factories import make_decision
@@ -76,7 +77,9 @@ async def _wait_for(db: AuditDatabase, topic: str, expected: int, within_s: floa
 
 
 async def _publish(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, compression_type="lz4")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=10, compression_type="lz4", **kafka_client_options()
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in values]

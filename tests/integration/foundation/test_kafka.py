@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.local import RuntimeState
+from services.common.kafka_security import kafka_client_options
 from tests.conftest import NewTopicFactory
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,10 @@ async def test_produce_and_consume_with_each_codec(
     topic = await new_topic(partitions=1)
     payloads = [f'{{"n": {i}, "pad": "{"x" * 200}"}}'.encode() for i in range(20)]
     producer = AIOKafkaProducer(
-        bootstrap_servers=runtime.kafka_bootstrap, compression_type=codec, linger_ms=5
+        bootstrap_servers=runtime.kafka_bootstrap,
+        compression_type=codec,
+        linger_ms=5,
+        **kafka_client_options(),
     )
     await producer.start()
     try:
@@ -36,6 +40,7 @@ async def test_produce_and_consume_with_each_codec(
         bootstrap_servers=runtime.kafka_bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **kafka_client_options(),
     )
     await consumer.start()
     try:
@@ -56,6 +61,7 @@ async def _consume_one(bootstrap: str, topic: str, group: str) -> bytes:
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **kafka_client_options(),
     )
     await consumer.start()
     try:
@@ -72,7 +78,9 @@ async def test_committed_offset_survives_consumer_restart(
 ) -> None:
     topic = await new_topic(partitions=1)
     group = f"test-group-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=runtime.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=runtime.kafka_bootstrap, acks="all", **kafka_client_options()
+    )
     await producer.start()
     try:
         for i in range(3):

@@ -32,6 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.baselines import relay
 from schemas import ShipmentEvent
+from services.common.kafka_security import kafka_client_options
 from services.common.settings import Settings
 from services.screening.catalogue import load_bundled_catalogue
 from services.screening.publish import publish_catalogue, publish_licences
@@ -57,7 +58,7 @@ def _events(n: int, tag: str, seed: int) -> list[Record]:
 
 
 async def _topics(bootstrap: str, names: dict[str, int], append_time: set[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_options())
     await admin.start()
     try:
         await admin.create_topics(
@@ -81,7 +82,9 @@ async def _publish(
     bootstrap: str, topic: str, records: list[Record], rate: float | None = None
 ) -> dict[str, float]:
     """Publish; returns event id → publish time (ms). Paced at ``rate`` per second if given."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, acks="all", **kafka_client_options()
+    )
     await producer.start()
     sent_at: dict[str, float] = {}
     try:
@@ -103,7 +106,9 @@ async def _read_all(
     bootstrap: str, topic: str, expected: int, timeout_s: float
 ) -> list[tuple[int, bytes]]:
     """(timestamp ms, value) of every record on ``topic`` once ``expected`` are there."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", **kafka_client_options()
+    )
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -194,7 +199,7 @@ async def main(n: int, rate: int, seconds: float, code_root: Path | None) -> dic
     finally:
         service.terminate()
         await asyncio.to_thread(service.wait, 30)
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, **kafka_client_options())
         await admin.start()
         try:
             await admin.delete_topics(

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.local import RuntimeState
 from schemas import CargoLine, Decision, EndUse, EventType, License, Party, ShipmentEvent
+from services.common.kafka_security import kafka_client_options
 from services.common.settings import Settings
 from services.screening.app import ScreeningService, build_app
 from services.screening.catalogue import Catalogue
@@ -67,6 +68,7 @@ class Pipeline:
             bootstrap_servers=self.bootstrap,
             compression_type=compression,
             max_request_size=4_000_000,
+            **kafka_client_options(),
         )
         await producer.start()
         try:
@@ -92,6 +94,7 @@ class Pipeline:
             auto_offset_reset="earliest",
             group_id=None,
             enable_auto_commit=False,
+            **kafka_client_options(),
         )
         await consumer.start()
         items: list[Any] = []

@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.local import RuntimeState
+from services.common.kafka_security import kafka_client_options
 from services.screening.config import Topics
 from services.screening.publish import Publisher, publish_records
 from tests.conftest import NewTopicFactory
@@ -45,9 +46,13 @@ class BrokerHarness:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=20,
+            **kafka_client_options(),
         )
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            **kafka_client_options(),
         )
 
     async def start(self) -> None:
@@ -80,6 +85,7 @@ class BrokerHarness:
             bootstrap_servers=self._bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
+            **kafka_client_options(),
             enable_auto_commit=False,
         )
         await reader.start()

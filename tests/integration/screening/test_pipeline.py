@@ -8,6 +8,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from schemas import Decision, EndUse, EventType, Outcome, ReasonCode, Trigger
+from services.common.kafka_security import kafka_client_options
 from tests.integration.screening.catalogues import controls_catalogue
 from tests.integration.screening.conftest import Pipeline, event, licence, running
 
@@ -78,6 +79,7 @@ async def test_decision_records_carry_key_and_headers(pipeline: Pipeline) -> Non
         bootstrap_servers=pipeline.bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **kafka_client_options(),
     )
     raw: list[ConsumerRecord] = []
     async with running(pipeline):

@@ -1,0 +1,92 @@
+"""Who may do what on the secured broker: one principal per role, least privilege.
+
+The table is the one docs/connecting.md lists; the local secured runtime creates exactly these
+ACLs (the StandardAuthorizer denies everything not allowed, and nobody but ``admin`` and the
+broker itself is a super user). Topic names come from the settings; consumer groups are allowed
+by prefix, so that several deployments (and tests) can use groups of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.settings import Settings
+
+#: The SCRAM users (and mTLS certificate names) of the local secured runtime, besides ``admin``.
+PRINCIPALS = ("screening", "audit", "erp", "licensing", "catalogue", "operator")
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """``principal`` may ``operation`` the topic (or group prefix) ``resource``."""
+
+    principal: str
+    operation: str  # READ or WRITE (each implies DESCRIBE)
+    resource_type: str  # TOPIC or GROUP
+    resource: str
+    prefixed: bool = False
+
+
+def grants(settings: Settings | None = None) -> list[Grant]:
+    """Every ACL of the contract's topics and the services' groups."""
+    s = settings or Settings()
+    read, write = "READ", "WRITE"
+
+    def topic(principal: str, operation: str, name: str) -> Grant:
+        return Grant(principal, operation, "TOPIC", name)
+
+    def groups(principal: str, prefix: str) -> Grant:
+        return Grant(principal, read, "GROUP", prefix, prefixed=True)
+
+    return [
+        # screening: reads shipments and reference data; the only writer of decisions and DLQ
+        topic("screening", read, s.topic_shipments),
+        topic("screening", read, s.topic_licenses),
+        topic("screening", read, s.topic_controls),
+        topic("screening", write, s.topic_decisions),
+        topic("screening", write, s.topic_dead_letters),
+        groups("screening", "lodestone-screening"),
+        # audit: reads decisions and the catalogue, writes nothing to Kafka
+        topic("audit", read, s.topic_decisions),
+        topic("audit", read, s.topic_controls),
+        groups("audit", "lodestone-audit"),
+        # ERP systems: publish shipments, read their decisions
+        topic("erp", write, s.topic_shipments),
+        topic("erp", read, s.topic_decisions),
+        groups("erp", "erp-"),
+        # the licensing office publishes licences; the catalogue publisher the controls
+        topic("licensing", write, s.topic_licenses),
+        topic("catalogue", write, s.topic_controls),
+        # operators watch decisions (``lodestone tail``) and nothing else
+        topic("operator", read, s.topic_decisions),
+        groups("operator", "lodestone-tail-"),
+    ]
+
+
+def create_acls(bootstrap: str, admin_options: dict[str, str], acl_grants: list[Grant]) -> None:
+    """Create ``acl_grants`` as ``admin`` (creating an existing ACL is a no-op in Kafka)."""
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not in its __all__
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    client = AdminClient({"bootstrap.servers": bootstrap, **admin_options})
+    bindings = [
+        AclBinding(
+            ResourceType[g.resource_type],
+            g.resource,
+            ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
+            f"User:{g.principal}",
+            "*",
+            AclOperation[g.operation],
+            AclPermissionType.ALLOW,
+        )
+        for g in acl_grants
+    ]
+    for future in client.create_acls(bindings, request_timeout=15).values():
+        future.result()
