@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import asyncpg
 from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
     CorruptRecordException,
+    GroupAuthorizationFailedError,
     InvalidTimestampError,
     KafkaError,
     MessageSizeTooLargeError,
     RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
 )
 
 from services.common.pool import CONNECTION_LOST
@@ -67,3 +71,17 @@ def is_transient_kafka_error(exc: BaseException) -> bool:
 def is_transient(exc: BaseException) -> bool:
     """Database or broker failure that may pass (the one predicate both services use)."""
     return is_transient_database_error(exc) or is_transient_kafka_error(exc)
+
+
+#: Refusals by the cluster's ACLs: retried (an operator may grant access; nothing is committed
+#: meanwhile, ADR 0030), but logged as errors rather than as passing trouble.
+ACL_REFUSALS: tuple[type[KafkaError], ...] = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
+
+
+def is_refused_by_acl(exc: BaseException) -> bool:
+    return isinstance(exc, ACL_REFUSALS)

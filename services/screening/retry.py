@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from services.common.logging import get_logger
-from services.common.retry_policy import is_transient
+from services.common.retry_policy import is_refused_by_acl, is_transient
 from services.screening.metrics import ScreeningMetrics
 from services.screening.screener import LedgerContentionError
 
@@ -59,6 +59,16 @@ async def retry_transient(
             metrics.transient_errors.labels(stage).inc()
             if stopping():
                 raise StoppingError(stage) from exc
-            log.warning("transient failure; retrying", stage=stage, error=repr(exc), delay_s=delay)
+            if is_refused_by_acl(exc):  # an operator must grant it: say so, loudly
+                log.error(
+                    "not authorised by the cluster's ACLs; retrying until access is granted",
+                    stage=stage,
+                    error=repr(exc),
+                    delay_s=delay,
+                )
+            else:
+                log.warning(
+                    "transient failure; retrying", stage=stage, error=repr(exc), delay_s=delay
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)

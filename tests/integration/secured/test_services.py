@@ -207,6 +207,7 @@ async def test_a_forbidden_write_by_the_service_is_logged_and_never_skipped(
     )
     screening.wait_for_log("TopicAuthorizationFailedError", timeout=60)
     assert s.topic_licenses in screening.log()
+    assert "not authorised by the cluster's ACLs" in screening.log()
     await asyncio.sleep(2)
     assert screening.proc.poll() is None, screening.log()[-3000:]
     assert screening.log().count("TopicAuthorizationFailedError('licenses.v1')") >= 3

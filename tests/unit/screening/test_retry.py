@@ -142,3 +142,14 @@ async def test_a_permanent_database_error_surfaces_at_once_instead_of_looping() 
             refuses, stage="test", metrics=ScreeningMetrics(), stopping=lambda: False
         )
     assert attempts == [1]
+
+
+def test_an_acl_refusal_is_retried_but_told_apart() -> None:
+    from aiokafka.errors import TopicAuthorizationFailedError
+
+    from services.common.retry_policy import is_refused_by_acl
+
+    refusal = TopicAuthorizationFailedError("decisions.v1")
+    assert is_retryable(refusal)  # ADR 0030: an operator may grant it; nothing is committed
+    assert is_refused_by_acl(refusal)
+    assert not is_refused_by_acl(KafkaConnectionError())
