@@ -4,12 +4,14 @@ from schemas.dead_letter import DeadLetter, SourceCoordinates
 from schemas.decision import (
     Decision,
     DecisionEvidence,
+    DecisionWarning,
     LicenseUsage,
     LineDecision,
     Outcome,
     Reason,
     ReasonCode,
     Trigger,
+    WarningCode,
     utc_now,
 )
 from schemas.license import License, LicenseKind, LicenseStatus
@@ -34,6 +36,7 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "DecisionEvidence",
+    "DecisionWarning",
     "ElementContent",
     "EndUse",
     "EventType",
@@ -52,6 +55,7 @@ __all__ = [
     "SourceCoordinates",
     "Trigger",
     "Unit",
+    "WarningCode",
     "convert",
     "utc_now",
 ]

@@ -120,6 +120,7 @@ def decide(
             "decided_at": decided_at,
             "ship_date": event.ship_date,
             "evidence": evidence,
+            "warnings": [],
         },
     )
 
