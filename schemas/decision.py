@@ -150,10 +150,11 @@ class Decision(BaseModel):
     decided_at: AwareDatetime
     #: Addition: the ship date the decision was taken for (controls in force on that date).
     ship_date: date | None = None
-    #: Addition: the inputs of the decision (event, licences considered and their usage).
-    evidence: DecisionEvidence | None = None
     #: v1 additions: warnings that never change the outcome (e.g. MEASURE_STATUS_UNCONFIRMED).
     warnings: list[DecisionWarning] = []
+    #: Addition: the inputs of the decision (event, licences considered and their usage); kept
+    #: last (``services.screening.decision_json`` splices it in).
+    evidence: DecisionEvidence | None = None
 
 
 def utc_now() -> datetime:

@@ -62,6 +62,7 @@ def _limits(scope: Scope) -> Scope | None:
     limited = (
         scope.countries
         or scope.end_uses
+        or scope.export_countries
         or scope.exporter_countries_not
         or scope.origin_countries
         or scope.origin_countries_not
@@ -70,14 +71,18 @@ def _limits(scope: Scope) -> Scope | None:
 
 
 def parties_in_scope(scope: Scope, event: ShipmentEvent) -> bool:
-    """Whether a measure's destination and exporter limits include the shipment."""
+    """Whether a measure's destination and export-territory limits include the shipment.
+
+    The export territory is ``export_country``, else the exporter's country (CONTRACT.md).
+    """
     if scope.countries and not (
         event.destination_country in scope.countries or event.end_user.country in scope.countries
     ):
         return False
-    return not (
-        scope.exporter_countries_not and event.exporter.country in scope.exporter_countries_not
-    )
+    leaves_from = event.leaves_from
+    if scope.export_countries and leaves_from not in scope.export_countries:
+        return False
+    return not (scope.exporter_countries_not and leaves_from in scope.exporter_countries_not)
 
 
 def origin_in_scope(scope: Scope, origin: str) -> bool:
@@ -167,6 +172,8 @@ class Situation:
     status: tuple[MeasureStatus | None, ...]
     #: Derived measures in force whose destination and exporter limits include the shipment.
     derived: tuple[Derived, ...]
+    #: Ids of the measures whose status on the day is assumed, not confirmed by an announcement.
+    unconfirmed: frozenset[str]
 
 
 @dataclass
@@ -175,18 +182,17 @@ class CatalogueIndex:
     by_hs_prefix: dict[str, list[int]] = field(default_factory=dict)
     by_exact_code: dict[str, list[int]] = field(default_factory=dict)
     by_code_prefix: dict[str, list[int]] = field(default_factory=dict)
-    by_first_token: dict[str, list[tuple[tuple[str, ...], int]]] = field(default_factory=dict)
+    #: First word -> (phrase words, entry position, whether the phrase is a broad keyword).
+    by_first_token: dict[str, list[tuple[tuple[str, ...], int, bool]]] = field(default_factory=dict)
     by_element: dict[str, list[int]] = field(default_factory=dict)
     #: Measures whose items are those of other measures (prohibitions, re-export rules).
     derived: list[Derived] = field(default_factory=list)
     hs_lengths: tuple[int, ...] = ()
     #: Memoised recognition results, keyed by the line facts recognition depends on.
-    recognition_cache: dict[
-        tuple[str, str | None, str, tuple[str, ...]], tuple[tuple[int, bool], ...]
-    ] = field(default_factory=dict)
-    _days: dict[date, tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...]]] = field(
+    recognition_cache: dict[tuple[str, str | None, str, tuple[str, ...]], Recognition] = field(
         default_factory=dict
     )
+    _days: dict[date, _Day] = field(default_factory=dict)
     _situations: dict[tuple[date, str, str, str], Situation] = field(default_factory=dict)
 
     @classmethod
@@ -213,9 +219,10 @@ class CatalogueIndex:
             parts = item.control_code.split(".")
             for end in range(1, len(parts) + 1):
                 self.by_code_prefix.setdefault(".".join(parts[:end]), []).append(position)
-        for keyword in item.keywords:
-            words = keyword_tokens(keyword)
-            self.by_first_token.setdefault(words[0], []).append((words, position))
+        for keywords, broad in ((item.keywords, False), (item.broad_keywords, True)):
+            for keyword in keywords:
+                words = keyword_tokens(keyword)
+                self.by_first_token.setdefault(words[0], []).append((words, position, broad))
         for element in item.recognise_elements:
             self.by_element.setdefault(element, []).append(position)
 
@@ -225,19 +232,19 @@ class CatalogueIndex:
             event.ship_date,
             event.destination_country,
             event.end_user.country,
-            event.exporter.country,
+            event.leaves_from,
         )
         found = self._situations.get(key)
         if found is None:
             if len(self._situations) >= _SITUATION_LIMIT:
                 self._situations.clear()
-            status, in_force = self._day(event.ship_date)
+            status, in_force, unconfirmed = self._day(event.ship_date)
             derived = tuple(d for d in in_force if parties_in_scope(d.measure.scope, event))
-            found = self._situations[key] = Situation(status, derived)
+            found = self._situations[key] = Situation(status, derived, unconfirmed)
         return found
 
-    def _day(self, day: date) -> tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...]]:
-        """Entry statuses and the derived measures in force on a ship date (cached)."""
+    def _day(self, day: date) -> _Day:
+        """Entry statuses, derived measures in force and assumed statuses on a day (cached)."""
         found = self._days.get(day)
         if found is None:
             if len(self._days) >= _SITUATION_LIMIT:
@@ -252,7 +259,9 @@ class CatalogueIndex:
             in_force = tuple(
                 d for d in self.derived if d.measure.status_on(day) is MeasureStatus.IN_FORCE
             )
-            found = self._days[day] = (status, in_force)
+            measures = [e.measure for e in self.entries] + [d.measure for d in self.derived]
+            unconfirmed = frozenset(m.id for m in measures if m.status_unconfirmed_on(day))
+            found = self._days[day] = (status, in_force, unconfirmed)
         return found
 
 
@@ -263,6 +272,21 @@ def _bearing(measure: Measure, status: MeasureStatus) -> MeasureStatus | None:
     if status is MeasureStatus.NOT_YET_EFFECTIVE or status is MeasureStatus.LAPSED:
         return None
     return status
+
+
+_Day = tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...], frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """What a line may be: entry positions with their evidence flags, in catalogue order.
+
+    ``mismatch`` holds the positions of the items the goods show when the declared control code
+    contradicts them (empty otherwise); the declared code then adds no item.
+    """
+
+    entries: tuple[tuple[int, int], ...]
+    mismatch: tuple[int, ...] = ()
 
 
 _INDEXES: dict[str, CatalogueIndex] = {}

@@ -101,7 +101,7 @@ def test_thresholds_use_standard_facts_only() -> None:
 
 def test_wire_round_trip_keeps_the_version() -> None:
     catalogue = load_bundled_catalogue()
-    assert catalogue.version.startswith("2026-11-29.1+sha256:")
+    assert catalogue.version.startswith("2026-11-30.1+sha256:")
     wire = catalogue.to_wire()
     again = Catalogue.from_wire(wire)
     assert again.version == catalogue.version
@@ -126,8 +126,8 @@ def test_unknown_fields_and_floats_are_errors() -> None:
 def test_diff_names_changed_dates_and_items(tmp_path: Path) -> None:
     text = BUNDLED.read_text()
     changed = (
-        text.replace('label: "2026-11-29.1"', 'label: "2026-11-30.1"')
-        .replace('end: "2026-11-10"', 'end: "2027-11-10"', 1)
+        text.replace('label: "2026-11-30.1"', 'label: "2026-11-30.2"')
+        .replace('&oct2025_end "2026-11-10"', '&oct2025_end "2027-11-10"', 1)
         .replace("keywords: [gallium nitride, gan]", "keywords: [gallium nitride]")
     )
     new = tmp_path / "new.yaml"

@@ -41,7 +41,10 @@ def lines(draw: st.DrawFn, goods: list[tuple[str, str]] = GOODS) -> list[dict[st
         if draw(st.booleans()):
             facts["purity_pct"] = str(draw(decimals))
         if draw(st.booleans()):
-            element = draw(st.sampled_from(["Dy", "Tb", "Nd", "Ho"]))
+            # uncontrolled goods name no element-defined element (a composition naming one is
+            # recognised as that element's item)
+            pool = ["Dy", "Tb", "Nd", "Ho"] if goods is GOODS else ["Cu", "Fe", "Nd", "C"]
+            element = draw(st.sampled_from(pool))
             facts["composition"] = [{"element": element, "mass_pct": str(draw(decimals))}]
         unit = draw(st.sampled_from(["kg", "g", "t", "pcs"]))
         out.append(line(description, hs, line_no=number, unit=unit, **facts))
