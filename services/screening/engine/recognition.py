@@ -153,21 +153,30 @@ def _recognise(
     spans = _keyword_matches(index, words, evidence)
     if index.by_element:
         _element_matches(index, words, description, composition, evidence)
+    if not evidence and not declared:
+        return NOTHING_RECOGNISED
+    _drop_weaker(index, evidence, spans)
     mismatch: tuple[int, ...] = ()
     if declared:
         coded = _code_matches(index, declared)
         mismatch = _contradicted(index, declared, coded, evidence)
-        if not mismatch:
+        if not mismatch and coded:
             for position in coded:
                 evidence[position] = evidence.get(position, 0) | CODE
+            _drop_weaker(index, evidence, spans)
     if not evidence:
         return NOTHING_RECOGNISED
+    _mark_shared(index, evidence)
+    return Recognition(tuple(sorted(evidence.items())), mismatch)
+
+
+def _drop_weaker(
+    index: CatalogueIndex, evidence: dict[int, int], spans: dict[int, tuple[int, int]]
+) -> None:
     if any(flags & _STRONG for flags in evidence.values()):
         _drop_hs_only(index, evidence)
     if len(spans) > 1:
         _drop_dominated(evidence, spans)
-    _mark_shared(index, evidence)
-    return Recognition(tuple(sorted(evidence.items())), mismatch)
 
 
 def _code_matches(index: CatalogueIndex, code: str) -> list[int]:
@@ -204,9 +213,9 @@ def _contradicted(
     codes = [index.entries[p].item.control_code for p in shown]
     if any(code and codes_agree(code, declared) for code in codes):
         return ()
-    if not any(codes) and not coded:
-        return ()
-    return tuple(sorted(shown))
+    if not any(codes):
+        return tuple(sorted(shown)) if coded else ()
+    return tuple(sorted(p for p in shown if index.entries[p].item.control_code))
 
 
 def _keyword_matches(
