@@ -11,8 +11,10 @@ from decimal import Decimal
 from importlib import resources
 
 import pytest
+from prometheus_client import generate_latest
 
 from schemas import CargoLine, Decision, Outcome, Party, ReasonCode, ShipmentEvent, Trigger
+from services.screening.app import ScreeningService
 from services.screening.catalogue import Catalogue, load_bundled_catalogue, parse_catalogue_yaml
 from services.screening.catalogue.loading import BUNDLED_CATALOGUE
 from tests.integration.screening.conftest import Pipeline, running
@@ -34,6 +36,10 @@ def extended_to(day: date) -> Catalogue:
     changed = text.replace(CONFIRMED_THROUGH, f'oct2025_suspension_end: &oct2025_end "{day}"')
     label = f'label: "{load_bundled_catalogue().label}"'
     return parse_catalogue_yaml(changed.replace(label, 'label: "2099-01-01.1"'), "extended")
+
+
+def _metrics(service: ScreeningService) -> str:
+    return generate_latest(service.metrics.registry).decode()
 
 
 def shipment(exporter: Party, description: str, hs_code: str, ship_date: date) -> ShipmentEvent:
@@ -73,7 +79,9 @@ async def test_extension_redecides_exactly_the_assumed_holds(pipeline: Pipeline)
     holmium = shipment(exporter, "Holmium oxide", "2846901990", ship_date)
     dysprosium = shipment(exporter, "Dysprosium oxide", "2846901993", ship_date)
     copper = shipment(exporter, "Copper cathodes", "7403110000", ship_date)
-    async with running(pipeline):
+    async with running(pipeline) as service:
+        assert any("CN-2025-57:" in line for line in service.readiness_detail())
+        assert 'measure="CN-2025-57"' in _metrics(service)
         await pipeline.publish_events([holmium, dysprosium, copper])
         first = await pipeline.decisions(until=lambda ds: len(ds) >= 3)
         by_shipment = {d.shipment_id: d for d in first}
@@ -87,6 +95,11 @@ async def test_extension_redecides_exactly_the_assumed_holds(pipeline: Pipeline)
         await pipeline.publish_catalogue(extended)
         out: list[Decision] = await pipeline.decisions(until=lambda ds: len(ds) >= 4)
         await asyncio.sleep(3.0)  # anything else the change would wrongly re-emit
+        assert service.reference.require_catalogue().version == extended.version
+        assert not any("CN-2025-57:" in line for line in service.readiness_detail())
+        assert any("CN-2024-46/Art.2:" in line for line in service.readiness_detail())
+        assert 'measure="CN-2025-57"' not in _metrics(service)
+        assert service.is_ready()
     final = await pipeline.decisions(until=lambda ds: False, wait_s=2.0)
     assert len(final) == 4, [(d.shipment_id, d.trigger) for d in final]
     (redecided,) = out[3:]

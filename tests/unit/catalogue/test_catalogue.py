@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,26 @@ def test_fields_added_later_do_not_change_an_older_catalogues_version() -> None:
     )
     assert confirmed.version != MINIMAL_V1_VERSION
     assert b"status_confirmed_through" in confirmed.to_wire()
+
+
+@pytest.mark.parametrize(
+    ("item", "error"),
+    [
+        (
+            {"id": "x", "name": "X", "keywords": ["x item"], "criterion_met_by": ["curved"]},
+            "criterion words need an unassessed_criterion",
+        ),
+        (
+            {"id": "x", "name": "X", "keywords": ["x item"], "forms": ["oxide"]},
+            "forms choose among element-defined items only",
+        ),
+        (
+            {"id": "x", "name": "X", "recognise_elements": ["Dy"], "forms": ["two words"]},
+            "forms",
+        ),
+    ],
+)
+def test_new_item_fields_are_checked(item: dict[str, object], error: str) -> None:
+    text = MINIMAL_V1.split("    items:")[0] + "    items:\n      - " + json.dumps(item) + "\n"
+    with pytest.raises(CatalogueError, match=error):
+        parse_catalogue_yaml(text)

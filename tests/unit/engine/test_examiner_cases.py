@@ -360,6 +360,29 @@ CASES: list[Case] = [
         ["CN-2025-18/1C905.a"],
         {NO18},
     ),
+    (
+        "gallium metal leaving a German warehouse for US military use: No. 46 does not reach it",
+        event(
+            line("Gallium metal", "8112929010"),
+            export_country="DE",
+            destination="US",
+            end_use="military",
+        ),
+        [],
+        "approve",
+        ["NOT_CONTROLLED"],
+        [],
+        set(),
+    ),
+    (
+        "gallium metal leaving China for US military use",
+        event(line("Gallium metal", "8112929010"), destination="US", end_use="military"),
+        [],
+        "hold",
+        ["PROHIBITED_END_USE"],
+        ["CN-2023-23/ga-metal", "CN-2024-46/Art.1"],
+        {"MOFCOM Announcement 2024 No. 46 Art. 1"},
+    ),
     # -- criteria the reference lists, and only those ------------------------------------
     (
         "W-Cu at 79 % W",
