@@ -15,7 +15,6 @@ from services.screening.engine.index import (
     Situation,
     keyword_tokens,
     origin_in_scope,
-    parties_in_scope,
 )
 from services.screening.engine.recognition import BROAD, HS, SHARED, recognise
 
@@ -63,10 +62,16 @@ def classify(
             continue
         entry = index.entries[position]
         scope = entry.scope
-        if scope is not None and not (
-            parties_in_scope(scope, event) and origin_in_scope(scope, line.origin_country)
+        if scope is not None and (
+            entry.measure.id in situation.excluded
+            or (entry.by_origin and not origin_in_scope(scope, line.origin_country))
         ):
-            continue
+            if not situation.reexport:
+                continue
+            found_rule = _reexported(situation, entry, line)
+            if found_rule is None:
+                continue
+            entry, status = found_rule
         item = entry.item
         has_element = composition_has_any(line, item.elements_any) if item.elements_any else True
         if has_element is False:
@@ -115,6 +120,19 @@ def classify(
     if situation.derived and (result.controlled or result.undecided):
         _apply_derived(situation.derived, event, line, result)
     return result
+
+
+def _reexported(
+    situation: Situation, entry: Entry, line: CargoLine
+) -> tuple[Entry, MeasureStatus] | None:
+    """The item under a re-export rule that takes it, when its own measure does not reach the
+    shipment (No. 18's items re-exported from outside China fall under No. 61 Art. 1(3))."""
+    for rule, status in situation.reexport:
+        if rule.takes(entry) and (
+            not rule.by_origin or origin_in_scope(rule.measure.scope, line.origin_country)
+        ):
+            return Entry.of(rule.measure, entry.item), status
+    return None
 
 
 def _criterion_stated(item: Item, line: CargoLine) -> bool | None:

@@ -119,7 +119,7 @@ def decide(
                     found = classify(index, situation, event, line, recognised)
                     line_decision, line_reasons = decide_line(event, line, found, state)
                     if situation.unconfirmed:
-                        _warn(found, situation.unconfirmed, event.ship_date, warnings)
+                        _warn(index, found, situation.unconfirmed, event.ship_date, warnings)
             lines.append(line_decision)
             reasons.extend(line_reasons)
             if line_decision.outcome is _HOLD:
@@ -199,24 +199,45 @@ def _in_scope(
 
 
 def _warn(
+    index: CatalogueIndex,
     found: Classification,
     unconfirmed: frozenset[str],
     day: date,
     warnings: dict[str, DecisionWarning],
 ) -> None:
     """MEASURE_STATUS_UNCONFIRMED for each measure whose assumed status the line rests on."""
-    bearing = [*found.controlled, *(e for e, _ in found.undecided), *found.suspended]
-    for entry in bearing:
-        measure = entry.measure
-        if measure.id in unconfirmed and entry.control_id not in warnings:
-            warnings[entry.control_id] = _warning(measure, entry.control_id, day)
-    for rule in (*found.prohibited, *found.end_use_unknown):
-        measure = rule.measure
-        if measure.id in unconfirmed and measure.id not in warnings:
-            warnings[measure.id] = _warning(measure, measure.id, day)
+    for entry in found.controlled:
+        if entry.measure.id in unconfirmed and entry.control_id not in warnings:
+            warnings[entry.control_id] = _warning(index, entry.measure, entry.control_id, day)
+    for entry, _ in found.undecided:
+        if entry.measure.id in unconfirmed and entry.control_id not in warnings:
+            warnings[entry.control_id] = _warning(index, entry.measure, entry.control_id, day)
+    for entry in found.suspended:
+        if entry.measure.id in unconfirmed and entry.control_id not in warnings:
+            warnings[entry.control_id] = _warning(index, entry.measure, entry.control_id, day)
+    if found.prohibited or found.end_use_unknown:
+        for rule in (*found.prohibited, *found.end_use_unknown):
+            measure = rule.measure
+            if measure.id in unconfirmed and measure.id not in warnings:
+                warnings[measure.id] = _warning(index, measure, measure.id, day)
 
 
-def _warning(measure: Measure, control_id: str, day: date) -> DecisionWarning:
+def _warning(
+    index: CatalogueIndex, measure: Measure, control_id: str, day: date
+) -> DecisionWarning:
+    """The warning for a measure's assumed status on a day: a frozen model, shared between
+    decisions (memoised with the catalogue's index, bounded) like an uncontrolled line's result."""
+    cache = index.warning_cache
+    key = (control_id, day)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= 4096:
+            cache.clear()
+        found = cache[key] = _new_warning(measure, control_id, day)
+    return found
+
+
+def _new_warning(measure: Measure, control_id: str, day: date) -> DecisionWarning:
     status = measure.status_on(day).value.replace("_", " ")
     message = (
         f"{measure.legal_basis.citation}: its status on {day} ({status}) is assumed from the"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from schemas.decision import ReasonCode
+from schemas.decision import DecisionWarning, ReasonCode
 from schemas.shipment import EndUse, ShipmentEvent
 from services.screening.catalogue.model import (
     Catalogue,
@@ -103,11 +103,19 @@ class Entry:
     basis: str
     #: The measure's scope when it limits anything, else ``None``.
     scope: Scope | None
+    #: Whether the scope limits the line's origin (checked per line; the rest per situation).
+    by_origin: bool = False
 
     @classmethod
     def of(cls, measure: Measure, item: Item) -> Entry:
+        scope = measure.scope
         return cls(
-            measure, item, measure.control_id(item), legal_basis(measure), _limits(measure.scope)
+            measure,
+            item,
+            measure.control_id(item),
+            legal_basis(measure),
+            _limits(scope),
+            bool(scope.origin_countries or scope.origin_countries_not),
         )
 
 
@@ -174,6 +182,13 @@ class Situation:
     derived: tuple[Derived, ...]
     #: Ids of the measures whose status on the day is assumed, not confirmed by an announcement.
     unconfirmed: frozenset[str]
+    #: Ids of the screened measures whose destination and export-territory limits exclude the
+    #: shipment (origin limits are checked per line).
+    excluded: frozenset[str] = frozenset()
+    #: Re-export rules (licensing measures taking other measures' items) whose destination and
+    #: export-territory limits include the shipment, with their status on the day (in force or
+    #: suspended): items whose own measure does not reach the shipment are screened under them.
+    reexport: tuple[tuple[Derived, MeasureStatus], ...] = ()
 
 
 @dataclass
@@ -187,11 +202,15 @@ class CatalogueIndex:
     by_element: dict[str, list[int]] = field(default_factory=dict)
     #: Measures whose items are those of other measures (prohibitions, re-export rules).
     derived: list[Derived] = field(default_factory=list)
+    #: Directly screened measures whose scope limits anything.
+    scoped: list[Measure] = field(default_factory=list)
     hs_lengths: tuple[int, ...] = ()
     #: Memoised recognition results, keyed by the line facts recognition depends on.
     recognition_cache: dict[tuple[str, str | None, str, tuple[str, ...]], Recognition] = field(
         default_factory=dict
     )
+    #: Memoised MEASURE_STATUS_UNCONFIRMED warnings, keyed by control id and ship date.
+    warning_cache: dict[tuple[str, date], DecisionWarning] = field(default_factory=dict)
     _days: dict[date, _Day] = field(default_factory=dict)
     _situations: dict[tuple[date, str, str, str], Situation] = field(default_factory=dict)
 
@@ -203,6 +222,8 @@ class CatalogueIndex:
                 continue
             if measure.items_from:
                 index.derived.append(Derived.of(measure))
+            if measure.items and _limits(measure.scope) is not None:
+                index.scoped.append(measure)
             for item in measure.items:
                 index._add(Entry.of(measure, item))
         index.hs_lengths = tuple(sorted({len(p) for p in index.by_hs_prefix}))
@@ -232,15 +253,19 @@ class CatalogueIndex:
             event.ship_date,
             event.destination_country,
             event.end_user.country,
-            event.leaves_from,
+            event.export_country or event.exporter.country,  # ShipmentEvent.leaves_from
         )
         found = self._situations.get(key)
         if found is None:
             if len(self._situations) >= _SITUATION_LIMIT:
                 self._situations.clear()
-            status, in_force, unconfirmed = self._day(event.ship_date)
+            status, in_force, unconfirmed, reexport = self._day(event.ship_date)
             derived = tuple(d for d in in_force if parties_in_scope(d.measure.scope, event))
-            found = self._situations[key] = Situation(status, derived, unconfirmed)
+            reaching = tuple(r for r in reexport if parties_in_scope(r[0].measure.scope, event))
+            excluded = frozenset(m.id for m in self.scoped if not parties_in_scope(m.scope, event))
+            found = self._situations[key] = Situation(
+                status, derived, unconfirmed, excluded, reaching
+            )
         return found
 
     def _day(self, day: date) -> _Day:
@@ -261,7 +286,13 @@ class CatalogueIndex:
             )
             measures = [e.measure for e in self.entries] + [d.measure for d in self.derived]
             unconfirmed = frozenset(m.id for m in measures if m.status_unconfirmed_on(day))
-            found = self._days[day] = (status, in_force, unconfirmed)
+            reexport = tuple(
+                (d, d.measure.status_on(day))
+                for d in self.derived
+                if d.measure.kind is ControlKind.LICENCE_REQUIRED
+                and d.measure.status_on(day) in (MeasureStatus.IN_FORCE, MeasureStatus.SUSPENDED)
+            )
+            found = self._days[day] = (status, in_force, unconfirmed, reexport)
         return found
 
 
@@ -274,7 +305,12 @@ def _bearing(measure: Measure, status: MeasureStatus) -> MeasureStatus | None:
     return status
 
 
-_Day = tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...], frozenset[str]]
+_Day = tuple[
+    tuple[MeasureStatus | None, ...],
+    tuple[Derived, ...],
+    frozenset[str],
+    tuple[tuple[Derived, MeasureStatus], ...],
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -335,7 +335,7 @@ CASES: list[Case] = [
         {NO61},
     ),
     (
-        "Chinese exporter shipping a Chinese Dy magnet from a German warehouse",
+        "a Chinese Dy magnet leaving a German warehouse: a re-export (1(3), suspended)",
         event(
             line("Sintered NdFeB magnets", "8505111000", composition=comp(Dy="4")),
             export_country="DE",
@@ -343,9 +343,9 @@ CASES: list[Case] = [
         ),
         [],
         "approve",
-        ["NOT_CONTROLLED"],
-        [],
-        set(),
+        ["MEASURE_SUSPENDED"],
+        ["CN-2025-61/1(3)/1C905.a"],
+        {"MOFCOM Announcement 2025 No. 61 Art. 1(3)"},
     ),
     (
         "Chinese Dy magnet leaving China",
@@ -382,6 +382,44 @@ CASES: list[Case] = [
         ["PROHIBITED_END_USE"],
         ["CN-2023-23/ga-metal", "CN-2024-46/Art.1"],
         {"MOFCOM Announcement 2024 No. 46 Art. 1"},
+    ),
+    (
+        "German exporter re-exporting Chinese Dy oxide from Germany after the window",
+        event(
+            line("Dysprosium oxide", "2846901993"),
+            exporter_country="DE",
+            destination="FR",
+            ship_date=AFTER,
+        ),
+        [],
+        "hold",
+        ["LICENSE_REQUIRED"],
+        ["CN-2025-61/1(3)/1C905.b"],
+        {"MOFCOM Announcement 2025 No. 61 Art. 1(3)"},
+    ),
+    (
+        "German exporter re-exporting Chinese Dy oxide during the No. 61 suspension",
+        event(line("Dysprosium oxide", "2846901993"), exporter_country="DE", destination="FR"),
+        [],
+        "approve",
+        ["MEASURE_SUSPENDED"],
+        ["CN-2025-61/1(3)/1C905.b"],
+        {"MOFCOM Announcement 2025 No. 61 Art. 1(3)"},
+    ),
+    (
+        "re-exported Chinese Dy oxide for military use after the window",
+        event(
+            line("Dysprosium oxide", "2846901993"),
+            exporter_country="DE",
+            destination="FR",
+            end_use="military",
+            ship_date=AFTER,
+        ),
+        [],
+        "hold",
+        ["PROHIBITED_END_USE"],
+        ["CN-2025-61/1(3)/1C905.b", "CN-2025-61/military"],
+        {"MOFCOM Announcement 2025 No. 61"},
     ),
     # -- criteria the reference lists, and only those ------------------------------------
     (
