@@ -209,6 +209,9 @@ class CatalogueIndex:
     recognition_cache: dict[tuple[str, str | None, str, tuple[str, ...]], Recognition] = field(
         default_factory=dict
     )
+    #: For an item with a threshold: the other items of its measure on a shared HS code whose
+    #: criteria can be tested too (the size bands of synthetic diamond, flat/curved windows).
+    siblings: dict[int, tuple[int, ...]] = field(default_factory=dict)
     #: Memoised MEASURE_STATUS_UNCONFIRMED warnings, keyed by control id and ship date.
     warning_cache: dict[tuple[str, date], DecisionWarning] = field(default_factory=dict)
     _days: dict[date, _Day] = field(default_factory=dict)
@@ -227,6 +230,7 @@ class CatalogueIndex:
             for item in measure.items:
                 index._add(Entry.of(measure, item))
         index.hs_lengths = tuple(sorted({len(p) for p in index.by_hs_prefix}))
+        index._link_siblings()
         return index
 
     def _add(self, entry: Entry) -> None:
@@ -246,6 +250,24 @@ class CatalogueIndex:
                 self.by_first_token.setdefault(words[0], []).append((words, position, broad))
         for element in item.recognise_elements:
             self.by_element.setdefault(element, []).append(position)
+
+    def _link_siblings(self) -> None:
+        def shares_hs(a: Item, b: Item) -> bool:
+            return any(x.startswith(y) or y.startswith(x) for x in a.hs_codes for y in b.hs_codes)
+
+        for position, entry in enumerate(self.entries):
+            if entry.item.threshold is None:
+                continue
+            found = tuple(
+                other
+                for other, candidate in enumerate(self.entries)
+                if other != position
+                and candidate.measure is entry.measure
+                and (candidate.item.threshold is not None or candidate.item.unassessed_criterion)
+                and shares_hs(entry.item, candidate.item)
+            )
+            if found:
+                self.siblings[position] = found
 
     def situation(self, event: ShipmentEvent) -> Situation:
         """The measures bearing on a shipment's ship date and parties (cached)."""

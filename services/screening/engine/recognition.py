@@ -31,6 +31,9 @@ BROAD = 16
 #: HS match alone, on a tariff line shared with a sibling whose criteria differ: which item the
 #: line is cannot be told from the HS code.
 SHARED = 32
+#: A sibling of a strongly matched item with a threshold (same measure, a shared HS code in the
+#: catalogue): its criteria are tested as well, whatever HS code the line declares.
+SIBLING = 64
 _STRONG = CODE | KEYWORD | ELEMENT | BROAD
 _DESCRIBED = KEYWORD | ELEMENT | BROAD
 
@@ -166,6 +169,8 @@ def _recognise(
             _drop_weaker(index, evidence, spans)
     if not evidence:
         return NOTHING_RECOGNISED
+    if index.siblings:
+        _add_siblings(index, evidence)
     _mark_shared(index, evidence)
     return Recognition(tuple(sorted(evidence.items())), mismatch)
 
@@ -279,6 +284,14 @@ def _drop_hs_only(index: CatalogueIndex, evidence: dict[int, int]) -> None:
         testable = entry.item.threshold is not None or entry.item.unassessed_criterion
         if not (testable and entry.measure.id in anchored):
             del evidence[position]
+
+
+def _add_siblings(index: CatalogueIndex, evidence: dict[int, int]) -> None:
+    """Every sibling's criteria are tested: "diamond powder" of 300 um is the single crystal."""
+    for position in [p for p, flags in evidence.items() if flags & _STRONG]:
+        for sibling in index.siblings.get(position, ()):
+            if sibling not in evidence:
+                evidence[sibling] = SIBLING
 
 
 def _mark_shared(index: CatalogueIndex, evidence: dict[int, int]) -> None:

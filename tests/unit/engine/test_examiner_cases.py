@@ -228,6 +228,33 @@ CASES: list[Case] = [
         {NO55},
     ),
     (
+        "synthetic diamond powder 300 um under another HS code: siblings are still tested",
+        event(
+            line("Synthetic diamond powder", "7105900000", properties={"particle_size_um": "300"}),
+            ship_date=AFTER,
+        ),
+        [],
+        "hold",
+        ["LICENSE_REQUIRED"],
+        ["CN-2025-55/2C902.b"],
+        {NO55},
+    ),
+    (
+        "diamond window 2 inch under another HS code, shape not stated",
+        event(
+            line(
+                "Diamond window",
+                "9001909000",
+                properties={"window_diameter_in": "2", "visible_transmittance_pct": "70"},
+            )
+        ),
+        [],
+        "hold",
+        ["INSUFFICIENT_DATA"],
+        ["CN-2024-33/diamond-window-curved"],
+        {NO33},
+    ),
+    (
         "synthetic diamond powder 30 um after the window",
         event(
             line("Synthetic diamond powder", "7105102000", properties={"particle_size_um": "30"}),
