@@ -4,12 +4,14 @@ from schemas.dead_letter import DeadLetter, SourceCoordinates
 from schemas.decision import (
     Decision,
     DecisionEvidence,
+    DecisionWarning,
     LicenseUsage,
     LineDecision,
     Outcome,
     Reason,
     ReasonCode,
     Trigger,
+    WarningCode,
     utc_now,
 )
 from schemas.license import License, LicenseKind, LicenseStatus
@@ -37,6 +39,7 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "DecisionEvidence",
+    "DecisionWarning",
     "ElementContent",
     "EndUse",
     "EventType",
@@ -61,6 +64,7 @@ __all__ = [
     "StatusWindow",
     "Trigger",
     "Unit",
+    "WarningCode",
     "convert",
     "utc_now",
 ]

@@ -42,6 +42,11 @@ class ReasonCode(StrEnum):
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
     #: Addition to the contract's table: the shipment was cancelled; nothing may ship under it.
     SHIPMENT_CANCELLED = "SHIPMENT_CANCELLED"
+    #: v1 additions: a recognised line whose ship date lies more than 30 days before the event's
+    #: ``occurred_at`` date or more than 366 days after it; a person confirms the date.
+    SHIP_DATE_IMPLAUSIBLE = "SHIP_DATE_IMPLAUSIBLE"
+    #: v1 additions: the line's declared ``control_code`` contradicts what the goods show.
+    DECLARATION_MISMATCH = "DECLARATION_MISMATCH"
 
     @property
     def outcome(self) -> Outcome:
@@ -82,6 +87,24 @@ class Reason(BaseModel):
     line_no: int | None = None
     control_id: str | None = None
     legal_basis: str | None = None
+    message: str
+
+
+class WarningCode(StrEnum):
+    """Warnings never change an outcome; they tell a reader how far to trust it."""
+
+    #: The measure's state on the ship date follows only from a date in the catalogue (e.g. a
+    #: suspension window's end) after its ``status_confirmed_through`` date.
+    MEASURE_STATUS_UNCONFIRMED = "MEASURE_STATUS_UNCONFIRMED"
+
+
+class DecisionWarning(BaseModel):
+    """v1 additions: a warning on a decision (``Decision.warnings``)."""
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    code: WarningCode
+    control_id: str | None = None
     message: str
 
 
@@ -127,7 +150,10 @@ class Decision(BaseModel):
     decided_at: AwareDatetime
     #: Addition: the ship date the decision was taken for (controls in force on that date).
     ship_date: date | None = None
-    #: Addition: the inputs of the decision (event, licences considered and their usage).
+    #: v1 additions: warnings that never change the outcome (e.g. MEASURE_STATUS_UNCONFIRMED).
+    warnings: list[DecisionWarning] = []
+    #: Addition: the inputs of the decision (event, licences considered and their usage); kept
+    #: last (``services.screening.decision_json`` splices it in).
     evidence: DecisionEvidence | None = None
 
 

@@ -145,8 +145,15 @@ class ShipmentEvent(BaseModel):
     end_user: Party
     end_use: EndUse
     destination_country: CountryCode
+    #: v1 additions: the customs territory the goods leave; absent = ``exporter.country``.
+    export_country: CountryCode | None = None
     lines: Annotated[list[CargoLine], Field(max_length=MAX_LINES_PER_SHIPMENT)] = []
     declared_licenses: Annotated[list[Identifier], Field(max_length=64)] = []
+
+    @property
+    def leaves_from(self) -> str:
+        """The customs territory the goods leave (``export_country``, else the exporter's)."""
+        return self.export_country or self.exporter.country
 
     @model_validator(mode="after")
     def _lines_are_well_formed(self) -> ShipmentEvent:

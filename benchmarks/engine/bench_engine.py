@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -72,14 +72,17 @@ def make_events(count: int, seed: int = 7) -> list[ShipmentEvent]:
                 }
             )
         dest = rng.choice(["DE", "US", "JP", "KR", "FR"])
+        ship = date.fromisoformat(rng.choice(["2025-06-01", "2026-03-02", "2026-11-29"]))
+        # declared the day before it ships (a plausible ship date: no SHIP_DATE_IMPLAUSIBLE)
+        occurred = ship - timedelta(days=1)
         events.append(
             ShipmentEvent.model_validate(
                 {
                     "event_id": f"E{n}",
                     "event_type": "shipment.declared",
-                    "occurred_at": "2026-03-01T08:15:00+08:00",
+                    "occurred_at": f"{occurred}T08:15:00+08:00",
                     "shipment_id": f"S{n}",
-                    "ship_date": rng.choice(["2025-06-01", "2026-03-02", "2026-11-29"]),
+                    "ship_date": str(ship),
                     "exporter": {"id": f"X{n % 50}", "name": "x", "country": "CN"},
                     "consignee": {"id": "C1", "name": "c", "country": dest},
                     "end_user": {"id": "C1", "name": "c", "country": dest},

@@ -27,10 +27,13 @@ class HealthServer:
         live: Probe = lambda: True,
         host: str = "127.0.0.1",
         port: int = 0,
+        ready_detail: Callable[[], list[str]] | None = None,
     ) -> None:
         self._registry = registry
         self._ready = ready
         self._live = live
+        #: Lines appended to the readiness answer (warnings that never fail readiness).
+        self._ready_detail = ready_detail
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
@@ -59,7 +62,10 @@ class HealthServer:
             return (200 if ok else 503), "text/plain", b"ok\n" if ok else b"unhealthy\n"
         if path == "/readyz":
             ok = self._ready()
-            return (200 if ok else 503), "text/plain", b"ready\n" if ok else b"not ready\n"
+            body = "ready\n" if ok else "not ready\n"
+            if self._ready_detail is not None:
+                body += "".join(f"{line}\n" for line in self._ready_detail())
+            return (200 if ok else 503), "text/plain", body.encode()
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
         return 404, "text/plain", b"not found\n"

@@ -16,13 +16,14 @@ from aiokafka import AIOKafkaConsumer
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from schemas import MAX_EVENT_BYTES
+from schemas import MAX_EVENT_BYTES, utc_now
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.kafka_security import kafka_broker_options, kafka_client_options
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.screening.catalogue import Catalogue
+from services.screening.catalogue.summary import unconfirmed_statuses
 from services.screening.config import ScreeningSettings, Topics
 from services.screening.consumer import ShipmentConsumer
 from services.screening.ledger import Ledger
@@ -80,7 +81,17 @@ class ScreeningService:
             live=lambda: not any(t.done() and not t.cancelled() for t in self._tasks),
             host=options.metrics_host,
             port=options.metrics_port,
+            ready_detail=self.readiness_detail,
         )
+        self.metrics.watch_catalogue(lambda: self.reference.catalogue)
+
+    def readiness_detail(self) -> list[str]:
+        """Measures whose status today is assumed (a warning: readiness does not fail on it)."""
+        catalogue = self.reference.catalogue
+        if catalogue is None:
+            return []
+        today = utc_now().date()
+        return [f"warning: {s.describe(today)}" for s in unconfirmed_statuses(catalogue, today)]
 
     def is_ready(self) -> bool:
         return self.reference.loaded.is_set() and self._consuming and not self._stopping

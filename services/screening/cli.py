@@ -20,7 +20,7 @@ from services.screening.catalogue import (
     load_catalogue_file,
 )
 from services.screening.catalogue.diff import diff_catalogues
-from services.screening.catalogue.summary import measure_rows
+from services.screening.catalogue.summary import measure_rows, unconfirmed_statuses
 from services.screening.engine import decide
 from services.screening.running_usage import RunningUsage
 
@@ -158,19 +158,25 @@ def show(
     except (CatalogueError, ValueError) as exc:
         raise _fail(str(exc)) from None
     table = Table(title=f"{cat.version} on {day}")
-    for column in ("measure", "legal basis", "kind", "effective", "status", "items", "[?]"):
+    columns = ("measure", "legal basis", "kind", "effective", "status", "confirmed through")
+    for column in (*columns, "items", "[?]"):
         table.add_column(column)
     for row in measure_rows(cat, day):
+        through = row.status_confirmed_through
         table.add_row(
             row.measure_id,
             row.legal_basis,
             row.kind,
             str(row.effective_from),
-            row.status.value,
+            row.status.value + (" (UNCONFIRMED)" if row.status_unconfirmed else ""),
+            "" if through is None else str(through),
             str(row.items),
             "yes" if row.unconfirmed else "",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for status in unconfirmed_statuses(cat, day):
+        console.print(f"UNCONFIRMED {status.describe(day)}", soft_wrap=True)
 
 
 # `lodestone catalogue publish` (the controls.v1 publisher) is registered on `catalogue_app`

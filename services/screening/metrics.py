@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from schemas import Decision
+from services.screening.catalogue import Catalogue
+from services.screening.catalogue.summary import unconfirmed_statuses
 
 
 class ScreeningMetrics:
@@ -81,6 +87,12 @@ class ScreeningMetrics:
         self._decision_children: dict[tuple[Any, Any], Any] = {}
         self._reason_children: dict[Any, Any] = {}
 
+    def watch_catalogue(
+        self, catalogue: Callable[[], Catalogue | None], today: Callable[[], date] | None = None
+    ) -> None:
+        """Export the measures whose status today is assumed (computed at each scrape)."""
+        self.registry.register(UnconfirmedMeasures(catalogue, today or _today))
+
     def observe_decision(self, decision: Decision) -> None:
         key = (decision.outcome, decision.trigger)
         child = self._decision_children.get(key)
@@ -94,3 +106,31 @@ class ScreeningMetrics:
                 counter = self.reasons.labels(reason.code.value)
                 self._reason_children[reason.code] = counter
             counter.inc()
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class UnconfirmedMeasures(Collector):
+    """``lodestone_screening_unconfirmed_measures{measure, confirmed_through}``: one series per
+    measure whose status today follows only from the catalogue's dates (value 1)."""
+
+    def __init__(
+        self, catalogue: Callable[[], Catalogue | None], today: Callable[[], date]
+    ) -> None:
+        self._catalogue = catalogue
+        self._today = today
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "lodestone_screening_unconfirmed_measures",
+            "Measures whose status today is assumed from the catalogue's dates, not confirmed"
+            " by an announcement (decisions resting on them carry MEASURE_STATUS_UNCONFIRMED).",
+            labels=["measure", "confirmed_through"],
+        )
+        catalogue = self._catalogue()
+        if catalogue is not None:
+            for status in unconfirmed_statuses(catalogue, self._today()):
+                family.add_metric([status.measure_id, str(status.confirmed_through)], 1)
+        yield family

@@ -86,7 +86,8 @@ class Retrying(Protocol):
 
 
 def same_substance(before: Decision, after: Decision) -> bool:
-    """Whether a re-screen changed nothing an operator acts on (outcome, reasons, licences)."""
+    """Whether a re-screen changed nothing an operator acts on (outcome, reasons, licences,
+    and warnings: a hold whose measure's status an announcement now confirms is news)."""
 
     def reasons(d: Decision) -> set[tuple[str, int | None, str | None]]:
         return {(r.code.value, r.line_no, r.control_id) for r in d.reasons}
@@ -94,10 +95,14 @@ def same_substance(before: Decision, after: Decision) -> bool:
     def licences(d: Decision) -> set[tuple[int, str | None]]:
         return {(line.line_no, line.license_id) for line in d.lines}
 
+    def warnings(d: Decision) -> set[tuple[str, str | None]]:
+        return {(w.code.value, w.control_id) for w in d.warnings}
+
     return (
         before.outcome is after.outcome
         and reasons(before) == reasons(after)
         and licences(before) == licences(after)
+        and warnings(before) == warnings(after)
     )
 
 

@@ -25,6 +25,19 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 MeasureId = Annotated[str, Field(pattern=r"^[A-Z]{2}-\d{4}-\d+(/[A-Za-z0-9.()]+)?$")]
 ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.()_-]{0,63}$")]
 Keyword = Annotated[str, Field(min_length=2, max_length=80, pattern=r"^[a-z0-9][a-z0-9 -]*$")]
+#: One lower-case word (a form such as ``oxide``, or a word stating a criterion such as ``curved``).
+Word = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z0-9]+$")]
+
+#: Fields added after catalogues were first published: left out of the canonical content while
+#: they hold their default, so that the version (hash) of an older catalogue does not change.
+_LATER_FIELDS: dict[str, object] = {
+    "status_confirmed_through": None,
+    "export_countries": [],
+    "broad_keywords": [],
+    "forms": [],
+    "criterion_met_by": [],
+    "criterion_failed_by": [],
+}
 
 
 class CatalogueError(ValueError):
@@ -111,11 +124,19 @@ class Item(BaseModel):
     control_code: ControlCode | None = None
     hs_codes: list[HsPrefix] = []
     keywords: list[Keyword] = []
+    #: Words that name the element or family but none of the item's listed forms (``bismuth``,
+    #: ``battery pack``): a line recognised by nothing else is held for data, not controlled.
+    broad_keywords: list[Keyword] = []
     #: The HS codes are basket lines ("other machines"): an HS match alone does not identify
     #: the item, so such a line is held for data unless a keyword or control code settles it.
     hs_basket: bool = False
-    #: Recognition by composition (any of these elements present); used by value/content rules.
+    #: Element-defined items: recognised when the composition or a chemical formula in the
+    #: description (``Sm2Co17``, ``DyF3``) names one of these elements.
     recognise_elements: list[ElementSymbol] = []
+    #: Form words (``oxide``, ``fluoride``, ``ingot``) that pick this item among the items of the
+    #: same element when the line was recognised by its elements only; no form word on the line
+    #: = every such item is a candidate.
+    forms: list[Word] = []
     #: The item is only this item when its composition holds one of these elements (e.g. Dy/Tb).
     elements_any: list[ElementSymbol] = []
     #: Thresholds that decide control; absent = every form of the item is controlled.
@@ -123,13 +144,27 @@ class Item(BaseModel):
     #: A criterion of the measure that no standard fact expresses: a line meeting the thresholds
     #: is held for data unless a licence covers it.
     unassessed_criterion: Text | None = None
+    #: Words in the description stating that the unassessed criterion is met (``curved``) …
+    criterion_met_by: list[Word] = []
+    #: … or that it is not (``flat``): then the line is not this item.
+    criterion_failed_by: list[Word] = []
     unconfirmed: bool = False
     note: Text | None = None
 
     @model_validator(mode="after")
     def _recognisable(self) -> Item:
-        if not (self.control_code or self.hs_codes or self.keywords or self.recognise_elements):
+        if not (
+            self.control_code
+            or self.hs_codes
+            or self.keywords
+            or self.broad_keywords
+            or self.recognise_elements
+        ):
             raise ValueError(f"item {self.id}: give a control code, HS codes or keywords")
+        if (self.criterion_met_by or self.criterion_failed_by) and not self.unassessed_criterion:
+            raise ValueError(f"item {self.id}: criterion words need an unassessed_criterion")
+        if self.forms and not self.recognise_elements:
+            raise ValueError(f"item {self.id}: forms choose among element-defined items only")
         return self
 
 
@@ -167,6 +202,11 @@ class Scope(BaseModel):
     #: Matches the destination country or the end user's country; empty = any.
     countries: list[CountryCode] = []
     end_uses: list[EndUse] = []
+    #: The customs territories the goods leave (``ShipmentEvent.export_country``, absent = the
+    #: exporter's country) that the measure reaches; empty = any.
+    export_countries: list[CountryCode] = []
+    #: Export territories the measure does not reach (read like ``export_countries``; the name
+    #: predates ``export_country``).
     exporter_countries_not: list[CountryCode] = []
     origin_countries: list[CountryCode] = []
     origin_countries_not: list[CountryCode] = []
@@ -189,6 +229,9 @@ class Measure(BaseModel):
     #: (``*`` = every licensing measure in force).
     items_from: list[str] = []
     unconfirmed: bool = False
+    #: The last ship date whose status an announcement confirms; on later dates the status is
+    #: assumed from the catalogue's dates (decisions then carry MEASURE_STATUS_UNCONFIRMED).
+    status_confirmed_through: date | None = None
     note: Text | None = None
     sources: list[str] = []
 
@@ -214,6 +257,11 @@ class Measure(BaseModel):
         if any(s.start <= day <= s.end for s in self.suspensions):
             return MeasureStatus.SUSPENDED
         return MeasureStatus.IN_FORCE
+
+    def status_unconfirmed_on(self, day: date) -> bool:
+        """Whether the status on ``day`` is assumed (after ``status_confirmed_through``)."""
+        through = self.status_confirmed_through
+        return through is not None and day > through
 
     def control_id(self, item: Item | None = None) -> str:
         """``CN-2025-18/1C902.b``: the measure id and the item's control code (or item id)."""
@@ -247,6 +295,7 @@ class Catalogue(BaseModel):
     def canonical_content(self) -> bytes:
         """Canonical JSON of the content (sorted keys, no spaces, UTF-8): what the hash covers."""
         content = self.model_dump(mode="json")
+        _drop_later_defaults(content)
         return json.dumps(
             content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
@@ -289,3 +338,16 @@ class Catalogue(BaseModel):
             if measure.id == measure_id:
                 return measure
         raise KeyError(measure_id)
+
+
+def _drop_later_defaults(node: object) -> None:
+    """Remove fields added after v1 while they hold their default (see ``_LATER_FIELDS``)."""
+    if isinstance(node, dict):
+        for key, default in _LATER_FIELDS.items():
+            if key in node and node[key] == default:
+                del node[key]
+        for value in node.values():
+            _drop_later_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_later_defaults(value)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas.shipment import CargoLine, ShipmentEvent
-from services.screening.catalogue.model import ControlKind, MeasureStatus
+from services.screening.catalogue.model import ControlKind, Item, MeasureStatus
 from services.screening.engine.conditions import composition_has_any, evaluate, missing_facts
 from services.screening.engine.index import (
     CatalogueIndex,
     Derived,
     Entry,
+    Recognition,
     Situation,
+    keyword_tokens,
     origin_in_scope,
-    parties_in_scope,
 )
-from services.screening.engine.recognition import recognise
+from services.screening.engine.recognition import BROAD, HS, SHARED, recognise
 
 
 @dataclass(slots=True)
@@ -31,6 +32,8 @@ class Classification:
     prohibited: list[Derived] = field(default_factory=list)
     #: Prohibitions that apply if the unknown end use is military.
     end_use_unknown: list[Derived] = field(default_factory=list)
+    #: The items the goods show, when the declared control code contradicts them.
+    mismatch: list[Entry] = field(default_factory=list)
 
 
 #: The classification of a line that matches no item (shared; never modified).
@@ -42,28 +45,39 @@ def classify(
     situation: Situation,
     event: ShipmentEvent,
     line: CargoLine,
-    recognised: tuple[tuple[int, bool], ...] | None = None,
+    recognised: Recognition | None = None,
 ) -> Classification:
     """Classify a line; ``recognised`` is :func:`recognise` of it when the caller has it."""
     if recognised is None:
         recognised = recognise(index, line)
-    if not recognised:
+    if not recognised.entries:
         return NOTHING
     result = Classification()
+    if recognised.mismatch:
+        result.mismatch = [index.entries[p] for p in recognised.mismatch]
     status_of = situation.status
-    for position, hs_only in recognised:
+    for position, flags in recognised.entries:
         status = status_of[position]
         if status is None:  # not screened directly, not yet effective or lapsed
             continue
         entry = index.entries[position]
         scope = entry.scope
-        if scope is not None and not (
-            parties_in_scope(scope, event) and origin_in_scope(scope, line.origin_country)
+        if scope is not None and (
+            entry.measure.id in situation.excluded
+            or (entry.by_origin and not origin_in_scope(scope, line.origin_country))
         ):
-            continue
+            if not situation.reexport:
+                continue
+            found_rule = _reexported(situation, entry, line)
+            if found_rule is None:
+                continue
+            entry, status = found_rule
         item = entry.item
         has_element = composition_has_any(line, item.elements_any) if item.elements_any else True
         if has_element is False:
+            continue
+        criterion = _criterion_stated(item, line) if item.unassessed_criterion else True
+        if criterion is False:
             continue
         if status is MeasureStatus.SUSPENDED:
             result.suspended.append(entry)
@@ -72,8 +86,15 @@ def classify(
             wanted = "/".join(item.elements_any)
             result.undecided.append((entry, f"composition not stated; {item.name} needs {wanted}"))
             continue
-        if hs_only and item.hs_basket:
+        if flags == HS and item.hs_basket:
             message = f"HS {line.hs_code} alone does not tell whether the line is {item.name}"
+            result.undecided.append((entry, message))
+            continue
+        if flags & SHARED:
+            message = (
+                f"HS {line.hs_code} is shared by items of {entry.measure.id} with different"
+                f" criteria; the description must say whether the line is {item.name}"
+            )
             result.undecided.append((entry, message))
             continue
         if item.threshold is not None:
@@ -85,13 +106,44 @@ def classify(
                 lacking = ", ".join(missing_facts(line, item.threshold))
                 result.undecided.append((entry, f"{lacking} needed to test {entry.control_id}"))
                 continue
-        if item.unassessed_criterion:
+        if criterion is None:
             result.undecided.append((entry, f"{item.unassessed_criterion} cannot be assessed"))
+            continue
+        if flags == BROAD:
+            message = (
+                f"the description names only the family of {item.name}, not a listed form;"
+                " state what the goods are"
+            )
+            result.undecided.append((entry, message))
             continue
         result.controlled.append(entry)
     if situation.derived and (result.controlled or result.undecided):
         _apply_derived(situation.derived, event, line, result)
     return result
+
+
+def _reexported(
+    situation: Situation, entry: Entry, line: CargoLine
+) -> tuple[Entry, MeasureStatus] | None:
+    """The item under a re-export rule that takes it, when its own measure does not reach the
+    shipment (No. 18's items re-exported from outside China fall under No. 61 Art. 1(3))."""
+    for rule, status in situation.reexport:
+        if rule.takes(entry) and (
+            not rule.by_origin or origin_in_scope(rule.measure.scope, line.origin_country)
+        ):
+            return Entry.of(rule.measure, entry.item), status
+    return None
+
+
+def _criterion_stated(item: Item, line: CargoLine) -> bool | None:
+    """Whether the description states that the item's unassessed criterion is met (``curved``)
+    or not (``flat``); ``None`` when it says neither."""
+    words = keyword_tokens(line.description)
+    if item.criterion_failed_by and any(w in item.criterion_failed_by for w in words):
+        return False
+    if item.criterion_met_by and any(w in item.criterion_met_by for w in words):
+        return True
+    return None
 
 
 def _apply_derived(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from schemas.decision import ReasonCode
+from schemas.decision import DecisionWarning, ReasonCode
 from schemas.shipment import EndUse, ShipmentEvent
 from services.screening.catalogue.model import (
     Catalogue,
@@ -62,6 +62,7 @@ def _limits(scope: Scope) -> Scope | None:
     limited = (
         scope.countries
         or scope.end_uses
+        or scope.export_countries
         or scope.exporter_countries_not
         or scope.origin_countries
         or scope.origin_countries_not
@@ -70,14 +71,18 @@ def _limits(scope: Scope) -> Scope | None:
 
 
 def parties_in_scope(scope: Scope, event: ShipmentEvent) -> bool:
-    """Whether a measure's destination and exporter limits include the shipment."""
+    """Whether a measure's destination and export-territory limits include the shipment.
+
+    The export territory is ``export_country``, else the exporter's country (CONTRACT.md).
+    """
     if scope.countries and not (
         event.destination_country in scope.countries or event.end_user.country in scope.countries
     ):
         return False
-    return not (
-        scope.exporter_countries_not and event.exporter.country in scope.exporter_countries_not
-    )
+    leaves_from = event.leaves_from
+    if scope.export_countries and leaves_from not in scope.export_countries:
+        return False
+    return not (scope.exporter_countries_not and leaves_from in scope.exporter_countries_not)
 
 
 def origin_in_scope(scope: Scope, origin: str) -> bool:
@@ -98,11 +103,19 @@ class Entry:
     basis: str
     #: The measure's scope when it limits anything, else ``None``.
     scope: Scope | None
+    #: Whether the scope limits the line's origin (checked per line; the rest per situation).
+    by_origin: bool = False
 
     @classmethod
     def of(cls, measure: Measure, item: Item) -> Entry:
+        scope = measure.scope
         return cls(
-            measure, item, measure.control_id(item), legal_basis(measure), _limits(measure.scope)
+            measure,
+            item,
+            measure.control_id(item),
+            legal_basis(measure),
+            _limits(scope),
+            bool(scope.origin_countries or scope.origin_countries_not),
         )
 
 
@@ -167,6 +180,15 @@ class Situation:
     status: tuple[MeasureStatus | None, ...]
     #: Derived measures in force whose destination and exporter limits include the shipment.
     derived: tuple[Derived, ...]
+    #: Ids of the measures whose status on the day is assumed, not confirmed by an announcement.
+    unconfirmed: frozenset[str]
+    #: Ids of the screened measures whose destination and export-territory limits exclude the
+    #: shipment (origin limits are checked per line).
+    excluded: frozenset[str] = frozenset()
+    #: Re-export rules (licensing measures taking other measures' items) whose destination and
+    #: export-territory limits include the shipment, with their status on the day (in force or
+    #: suspended): items whose own measure does not reach the shipment are screened under them.
+    reexport: tuple[tuple[Derived, MeasureStatus], ...] = ()
 
 
 @dataclass
@@ -175,18 +197,24 @@ class CatalogueIndex:
     by_hs_prefix: dict[str, list[int]] = field(default_factory=dict)
     by_exact_code: dict[str, list[int]] = field(default_factory=dict)
     by_code_prefix: dict[str, list[int]] = field(default_factory=dict)
-    by_first_token: dict[str, list[tuple[tuple[str, ...], int]]] = field(default_factory=dict)
+    #: First word -> (phrase words, entry position, whether the phrase is a broad keyword).
+    by_first_token: dict[str, list[tuple[tuple[str, ...], int, bool]]] = field(default_factory=dict)
     by_element: dict[str, list[int]] = field(default_factory=dict)
     #: Measures whose items are those of other measures (prohibitions, re-export rules).
     derived: list[Derived] = field(default_factory=list)
+    #: Directly screened measures whose scope limits anything.
+    scoped: list[Measure] = field(default_factory=list)
     hs_lengths: tuple[int, ...] = ()
     #: Memoised recognition results, keyed by the line facts recognition depends on.
-    recognition_cache: dict[
-        tuple[str, str | None, str, tuple[str, ...]], tuple[tuple[int, bool], ...]
-    ] = field(default_factory=dict)
-    _days: dict[date, tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...]]] = field(
+    recognition_cache: dict[tuple[str, str | None, str, tuple[str, ...]], Recognition] = field(
         default_factory=dict
     )
+    #: For an item with a threshold: the other items of its measure on a shared HS code whose
+    #: criteria can be tested too (the size bands of synthetic diamond, flat/curved windows).
+    siblings: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    #: Memoised MEASURE_STATUS_UNCONFIRMED warnings, keyed by control id and ship date.
+    warning_cache: dict[tuple[str, date], DecisionWarning] = field(default_factory=dict)
+    _days: dict[date, _Day] = field(default_factory=dict)
     _situations: dict[tuple[date, str, str, str], Situation] = field(default_factory=dict)
 
     @classmethod
@@ -197,9 +225,12 @@ class CatalogueIndex:
                 continue
             if measure.items_from:
                 index.derived.append(Derived.of(measure))
+            if measure.items and _limits(measure.scope) is not None:
+                index.scoped.append(measure)
             for item in measure.items:
                 index._add(Entry.of(measure, item))
         index.hs_lengths = tuple(sorted({len(p) for p in index.by_hs_prefix}))
+        index._link_siblings()
         return index
 
     def _add(self, entry: Entry) -> None:
@@ -213,11 +244,30 @@ class CatalogueIndex:
             parts = item.control_code.split(".")
             for end in range(1, len(parts) + 1):
                 self.by_code_prefix.setdefault(".".join(parts[:end]), []).append(position)
-        for keyword in item.keywords:
-            words = keyword_tokens(keyword)
-            self.by_first_token.setdefault(words[0], []).append((words, position))
+        for keywords, broad in ((item.keywords, False), (item.broad_keywords, True)):
+            for keyword in keywords:
+                words = keyword_tokens(keyword)
+                self.by_first_token.setdefault(words[0], []).append((words, position, broad))
         for element in item.recognise_elements:
             self.by_element.setdefault(element, []).append(position)
+
+    def _link_siblings(self) -> None:
+        def shares_hs(a: Item, b: Item) -> bool:
+            return any(x.startswith(y) or y.startswith(x) for x in a.hs_codes for y in b.hs_codes)
+
+        for position, entry in enumerate(self.entries):
+            if entry.item.threshold is None:
+                continue
+            found = tuple(
+                other
+                for other, candidate in enumerate(self.entries)
+                if other != position
+                and candidate.measure is entry.measure
+                and (candidate.item.threshold is not None or candidate.item.unassessed_criterion)
+                and shares_hs(entry.item, candidate.item)
+            )
+            if found:
+                self.siblings[position] = found
 
     def situation(self, event: ShipmentEvent) -> Situation:
         """The measures bearing on a shipment's ship date and parties (cached)."""
@@ -225,19 +275,23 @@ class CatalogueIndex:
             event.ship_date,
             event.destination_country,
             event.end_user.country,
-            event.exporter.country,
+            event.export_country or event.exporter.country,  # ShipmentEvent.leaves_from
         )
         found = self._situations.get(key)
         if found is None:
             if len(self._situations) >= _SITUATION_LIMIT:
                 self._situations.clear()
-            status, in_force = self._day(event.ship_date)
+            status, in_force, unconfirmed, reexport = self._day(event.ship_date)
             derived = tuple(d for d in in_force if parties_in_scope(d.measure.scope, event))
-            found = self._situations[key] = Situation(status, derived)
+            reaching = tuple(r for r in reexport if parties_in_scope(r[0].measure.scope, event))
+            excluded = frozenset(m.id for m in self.scoped if not parties_in_scope(m.scope, event))
+            found = self._situations[key] = Situation(
+                status, derived, unconfirmed, excluded, reaching
+            )
         return found
 
-    def _day(self, day: date) -> tuple[tuple[MeasureStatus | None, ...], tuple[Derived, ...]]:
-        """Entry statuses and the derived measures in force on a ship date (cached)."""
+    def _day(self, day: date) -> _Day:
+        """Entry statuses, derived measures in force and assumed statuses on a day (cached)."""
         found = self._days.get(day)
         if found is None:
             if len(self._days) >= _SITUATION_LIMIT:
@@ -252,7 +306,15 @@ class CatalogueIndex:
             in_force = tuple(
                 d for d in self.derived if d.measure.status_on(day) is MeasureStatus.IN_FORCE
             )
-            found = self._days[day] = (status, in_force)
+            measures = [e.measure for e in self.entries] + [d.measure for d in self.derived]
+            unconfirmed = frozenset(m.id for m in measures if m.status_unconfirmed_on(day))
+            reexport = tuple(
+                (d, d.measure.status_on(day))
+                for d in self.derived
+                if d.measure.kind is ControlKind.LICENCE_REQUIRED
+                and d.measure.status_on(day) in (MeasureStatus.IN_FORCE, MeasureStatus.SUSPENDED)
+            )
+            found = self._days[day] = (status, in_force, unconfirmed, reexport)
         return found
 
 
@@ -263,6 +325,26 @@ def _bearing(measure: Measure, status: MeasureStatus) -> MeasureStatus | None:
     if status is MeasureStatus.NOT_YET_EFFECTIVE or status is MeasureStatus.LAPSED:
         return None
     return status
+
+
+_Day = tuple[
+    tuple[MeasureStatus | None, ...],
+    tuple[Derived, ...],
+    frozenset[str],
+    tuple[tuple[Derived, MeasureStatus], ...],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """What a line may be: entry positions with their evidence flags, in catalogue order.
+
+    ``mismatch`` holds the positions of the items the goods show when the declared control code
+    contradicts them (empty otherwise); the declared code then adds no item.
+    """
+
+    entries: tuple[tuple[int, int], ...]
+    mismatch: tuple[int, ...] = ()
 
 
 _INDEXES: dict[str, CatalogueIndex] = {}

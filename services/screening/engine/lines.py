@@ -123,6 +123,8 @@ def decide_line(
         return not_controlled(line)
     if found.prohibited:
         return _prohibited(line, found)
+    if found.mismatch:
+        return _mismatch(line, found)
     entries = found.controlled + [entry for entry, _ in found.undecided]
     if entries:
         return _licensing(event, line, found, entries, state)
@@ -152,6 +154,34 @@ def _prohibited(line: CargoLine, found: Classification) -> tuple[LineDecision, l
     return _line(line, _HOLD, True, list(dict.fromkeys(ids)), codes), reasons
 
 
+def _mismatch(line: CargoLine, found: Classification) -> tuple[LineDecision, list[Reason]]:
+    """The declared control code contradicts the goods: a person checks the declaration."""
+    shown = _distinct(found.mismatch)
+    reasons = [
+        _reason(
+            ReasonCode.DECLARATION_MISMATCH,
+            line,
+            entry,
+            f"declared control code {line.control_code} contradicts the goods, which the"
+            f" description, composition or HS code show as {entry.item.name}",
+        )
+        for entry in shown
+    ]
+    ids = [e.control_id for e in shown]
+    codes = [ReasonCode.DECLARATION_MISMATCH]
+    return _line(line, _HOLD, bool(found.controlled), ids, codes), reasons
+
+
+def implausible_date(
+    line: CargoLine, entries: Sequence[Entry], message: str
+) -> tuple[LineDecision, list[Reason]]:
+    """A recognised line whose ship date a person must confirm (SHIP_DATE_IMPLAUSIBLE)."""
+    distinct = _distinct(list(entries))
+    reasons = [_reason(ReasonCode.SHIP_DATE_IMPLAUSIBLE, line, e, message) for e in distinct]
+    ids = [e.control_id for e in distinct]
+    return _line(line, _HOLD, False, ids, [ReasonCode.SHIP_DATE_IMPLAUSIBLE]), reasons
+
+
 def _licensing(
     event: ShipmentEvent,
     line: CargoLine,
@@ -175,7 +205,7 @@ def _licensing(
             for rule in found.end_use_unknown
         ]
         return _line(line, _HOLD, controlled, ids, [ReasonCode.INSUFFICIENT_DATA]), reasons
-    chosen, failures = _choose_licence(event, line, _item_codes(entries), state)
+    chosen, failures = _choose_licence(event, line, _item_codes(entries, line), state)
     if chosen is not None:
         lid = chosen.licence.license_id
         consumed = None
@@ -207,13 +237,17 @@ def _licensing(
     return _line(line, _HOLD, True, ids, codes_out), reasons
 
 
-def _item_codes(entries: list[Entry]) -> list[str]:
-    """The recognised items' control codes; none when an item has no control code."""
+def _item_codes(entries: list[Entry], line: CargoLine) -> list[str]:
+    """The recognised items' control codes.
+
+    When an item has no control code, the line's declared code stands for the items (it agrees
+    with them: a contradicting declaration never reaches licensing), else there are none.
+    """
     codes: list[str] = []
     for entry in entries:
         code = entry.item.control_code
         if not code:
-            return []
+            return [line.control_code] if line.control_code else []
         codes.append(code)
     return codes
 

@@ -1,8 +1,10 @@
 """Pure licence matching: does a licence cover a cargo line, and if not, why not.
 
 A line is in a licence's item scope when its HS code starts with one of the licence's HS
-prefixes, when its declared control code starts with one of the licence's control-code prefixes,
-or when every catalogue item the line was recognised as has a control code in the licence.
+prefixes, or when every catalogue item the line was recognised as has a control code under one of
+the licence's control-code prefixes. The line's declared control code counts only through the
+items: a declaration never widens a licence (a Dy oxide declared ``1C902.b`` is not in a
+samarium licence's scope; the engine holds it with DECLARATION_MISMATCH).
 """
 
 from __future__ import annotations
@@ -51,12 +53,10 @@ def in_item_scope(licence: License, line: CargoLine, item_codes: Sequence[str]) 
     """Whether the licence names the line's item (HS prefix, declared or recognised codes)."""
     if licence.hs_codes and _code_matches(licence.hs_codes, line.hs_code):
         return True
-    if not licence.control_codes:
+    if not licence.control_codes or not item_codes:
         return False
     prefixes = tuple(licence.control_codes)
-    if line.control_code and line.control_code.startswith(prefixes):
-        return True
-    return bool(item_codes) and all(code.startswith(prefixes) for code in item_codes)
+    return all(code.startswith(prefixes) for code in item_codes)
 
 
 def check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ def test_thresholds_use_standard_facts_only() -> None:
 
 def test_wire_round_trip_keeps_the_version() -> None:
     catalogue = load_bundled_catalogue()
-    assert catalogue.version.startswith("2026-11-29.1+sha256:")
+    assert catalogue.version.startswith("2026-11-30.1+sha256:")
     wire = catalogue.to_wire()
     again = Catalogue.from_wire(wire)
     assert again.version == catalogue.version
@@ -126,8 +127,8 @@ def test_unknown_fields_and_floats_are_errors() -> None:
 def test_diff_names_changed_dates_and_items(tmp_path: Path) -> None:
     text = BUNDLED.read_text()
     changed = (
-        text.replace('label: "2026-11-29.1"', 'label: "2026-11-30.1"')
-        .replace('end: "2026-11-10"', 'end: "2027-11-10"', 1)
+        text.replace('label: "2026-11-30.1"', 'label: "2026-11-30.2"')
+        .replace('&oct2025_end "2026-11-10"', '&oct2025_end "2027-11-10"', 1)
         .replace("keywords: [gallium nitride, gan]", "keywords: [gallium nitride]")
     )
     new = tmp_path / "new.yaml"
@@ -135,3 +136,67 @@ def test_diff_names_changed_dates_and_items(tmp_path: Path) -> None:
     changes = diff_catalogues(load_catalogue_file(BUNDLED), load_catalogue_file(new))
     assert any("CN-2025-55: suspensions" in c and "2027-11-10" in c for c in changes)
     assert any("item ga-nitride keywords" in c for c in changes)
+
+
+MINIMAL_V1 = """
+label: "2026-01-01.1"
+title: "Minimal"
+measures:
+  - id: CN-2025-18
+    title: "Seven rare earths"
+    legal_basis: {citation: "MOFCOM/GAC Announcement 2025 No. 18", issuers: [MOFCOM, GAC]}
+    kind: licence_required
+    effective_from: "2025-04-04"
+    suspensions: [{start: "2025-11-07", end: "2026-11-10", basis: "X"}]
+    scope: {exporter_countries_not: [US]}
+    items:
+      - id: dy-oxide
+        name: "Dysprosium oxide"
+        control_code: "1C905.b"
+        keywords: [dysprosium oxide]
+        recognise_elements: [Dy]
+"""
+#: The version the catalogue model gave this content before status_confirmed_through,
+#: export_countries, broad_keywords, forms and criterion words existed (commit f861c6a).
+MINIMAL_V1_VERSION = (
+    "2026-01-01.1+sha256:67c68e8a7c0f53eaf9b8629a2d0d836f45bc5ef3583741fcb1110b035d68a721"
+)
+
+
+def test_fields_added_later_do_not_change_an_older_catalogues_version() -> None:
+    """A catalogue published before the new fields keeps its version, so ``from_wire`` still
+    accepts what ``controls.v1`` holds; setting a new field changes the version."""
+    catalogue = parse_catalogue_yaml(MINIMAL_V1)
+    assert catalogue.version == MINIMAL_V1_VERSION
+    assert Catalogue.from_wire(catalogue.to_wire()).version == MINIMAL_V1_VERSION
+    confirmed = parse_catalogue_yaml(
+        MINIMAL_V1.replace(
+            '    effective_from: "2025-04-04"\n',
+            '    effective_from: "2025-04-04"\n    status_confirmed_through: "2026-11-10"\n',
+        )
+    )
+    assert confirmed.version != MINIMAL_V1_VERSION
+    assert b"status_confirmed_through" in confirmed.to_wire()
+
+
+@pytest.mark.parametrize(
+    ("item", "error"),
+    [
+        (
+            {"id": "x", "name": "X", "keywords": ["x item"], "criterion_met_by": ["curved"]},
+            "criterion words need an unassessed_criterion",
+        ),
+        (
+            {"id": "x", "name": "X", "keywords": ["x item"], "forms": ["oxide"]},
+            "forms choose among element-defined items only",
+        ),
+        (
+            {"id": "x", "name": "X", "recognise_elements": ["Dy"], "forms": ["two words"]},
+            "forms",
+        ),
+    ],
+)
+def test_new_item_fields_are_checked(item: dict[str, object], error: str) -> None:
+    text = MINIMAL_V1.split("    items:")[0] + "    items:\n      - " + json.dumps(item) + "\n"
+    with pytest.raises(CatalogueError, match=error):
+        parse_catalogue_yaml(text)

@@ -66,7 +66,7 @@ def test_catalogue_validate_and_diff() -> None:
     bundled = "services/screening/catalogue/data/cn-mineral-controls.yaml"
     result = runner.invoke(app, ["catalogue", "validate", bundled])
     assert result.exit_code == 0
-    assert result.stdout.startswith("ok 2026-11-29.1+sha256:")
+    assert result.stdout.startswith("ok 2026-11-30.1+sha256:")
     result = runner.invoke(app, ["catalogue", "diff", bundled, bundled])
     assert result.exit_code == 0
     assert "no changes" in result.stdout

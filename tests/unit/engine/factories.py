@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,12 +50,20 @@ def event(
     event_id: str = "EVT-1",
     event_type: str = "shipment.declared",
     declared: list[str] | None = None,
+    occurred_on: str | None = None,
+    occurred_at: str | None = None,
+    export_country: str | None = None,
 ) -> ShipmentEvent:
+    """A shipment event; it occurs the day before its ship date unless ``occurred_on`` (a date,
+    08:15 in Shanghai) or ``occurred_at`` (an RFC 3339 time) says otherwise."""
+    occurred = occurred_on or str(date.fromisoformat(ship_date) - timedelta(days=1))
+    extra = {"export_country": export_country} if export_country else {}
     return ShipmentEvent.model_validate(
         {
+            **extra,
             "event_id": event_id,
             "event_type": event_type,
-            "occurred_at": "2026-03-01T08:15:00+08:00",
+            "occurred_at": occurred_at or f"{occurred}T08:15:00+08:00",
             "shipment_id": shipment_id,
             "ship_date": ship_date,
             "exporter": {"id": EXPORTER, "name": "Exporter", "country": exporter_country},

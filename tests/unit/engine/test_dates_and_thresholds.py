@@ -102,7 +102,14 @@ THRESHOLDS: list[tuple[str, dict[str, Any], str]] = [
             ("9.9", "2450", "BELOW_THRESHOLD"),
             ("10", "2450", "BELOW_THRESHOLD"),
             ("10.1", "915", "LICENSE_REQUIRED"),
-            ("12", "2400", "BELOW_THRESHOLD"),
+            # 915 and 2450 MHz are ISM bands (902-928, 2400-2500 MHz), not exact values
+            ("12", "2400", "LICENSE_REQUIRED"),
+            ("12", "2455", "LICENSE_REQUIRED"),
+            ("12", "2500", "LICENSE_REQUIRED"),
+            ("12", "2399", "BELOW_THRESHOLD"),
+            ("12", "2501", "BELOW_THRESHOLD"),
+            ("12", "902", "LICENSE_REQUIRED"),
+            ("12", "901", "BELOW_THRESHOLD"),
         )
     ],
     *[
@@ -210,7 +217,13 @@ THRESHOLDS: list[tuple[str, dict[str, Any], str]] = [
             ),
             expected,
         )
-        for size, expected in (("50", "LICENSE_REQUIRED"), ("50.1", "BELOW_THRESHOLD"))
+        # above 50 um the sibling single-crystal item (50 < size <= 500 um) is tested too
+        for size, expected in (
+            ("50", "LICENSE_REQUIRED"),
+            ("50.1", "LICENSE_REQUIRED"),
+            ("500", "LICENSE_REQUIRED"),
+            ("500.1", "BELOW_THRESHOLD"),
+        )
     ],
     ("lfp without facts", line("LFP cathode material", "2842904000"), "INSUFFICIENT_DATA"),
     (

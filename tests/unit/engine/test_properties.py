@@ -41,7 +41,10 @@ def lines(draw: st.DrawFn, goods: list[tuple[str, str]] = GOODS) -> list[dict[st
         if draw(st.booleans()):
             facts["purity_pct"] = str(draw(decimals))
         if draw(st.booleans()):
-            element = draw(st.sampled_from(["Dy", "Tb", "Nd", "Ho"]))
+            # uncontrolled goods name no element-defined element (a composition naming one is
+            # recognised as that element's item)
+            pool = ["Dy", "Tb", "Nd", "Ho"] if goods is GOODS else ["Cu", "Fe", "Nd", "C"]
+            element = draw(st.sampled_from(pool))
             facts["composition"] = [{"element": element, "mass_pct": str(draw(decimals))}]
         unit = draw(st.sampled_from(["kg", "g", "t", "pcs"]))
         out.append(line(description, hs, line_no=number, unit=unit, **facts))
@@ -111,3 +114,78 @@ def test_a_line_matching_no_item_is_not_controlled(shipment: ShipmentEvent) -> N
     for line_decision in decision.lines:
         assert line_decision.reasons == [ReasonCode.NOT_CONTROLLED]
         assert not line_decision.controlled
+
+
+# -- recognition is monotone in evidence ---------------------------------------------------
+NO18_ELEMENTS = ["Sm", "Gd", "Tb", "Dy", "Lu", "Sc", "Y"]
+NO57_ELEMENTS = ["Ho", "Er", "Tm", "Eu", "Yb"]
+MORE_GOODS = [
+    *GOODS,
+    ("Rare earth metal ingot", "2805301990"),
+    ("Rare earth oxide mixture", "2846901993"),
+    ("Rare earth fluoride powder", "2846909990"),
+    ("Tungsten copper bar", "8101940001"),
+    ("Graphite block", "6815190020"),
+    ("Synthetic diamond powder", "7105102000"),
+    ("Permanent magnets", "8505111000"),
+    ("Sm2Co17 magnets", "8505111000"),
+    ("Bismuth oxide", "2825909000"),
+    ("Aluminium alloy ingot", "7601200000"),
+]
+shares = st.decimals(min_value="0.001", max_value=40, places=3, allow_nan=False)
+
+
+@st.composite
+def line_and_element(draw: st.DrawFn) -> tuple[ShipmentEvent, ShipmentEvent]:
+    """A shipment, and the same shipment with one more controlled element in line 1's
+    composition (an element of a measure in force on the ship date)."""
+    description, hs = draw(st.sampled_from(MORE_GOODS))
+    facts: dict[str, Any] = {}
+    base: list[dict[str, str]] = []
+    if draw(st.booleans()):
+        element = draw(st.sampled_from(["W", "Cu", "Nd", "Fe", "La", "Tb", "Sm"]))
+        base = [{"element": element, "mass_pct": str(draw(shares))}]
+    if draw(st.booleans()):
+        facts["purity_pct"] = str(draw(decimals))
+    if draw(st.booleans()):
+        facts["properties"] = {"particle_size_um": str(draw(st.integers(1, 800)))}
+    ship_date = draw(st.sampled_from(["2025-05-10", "2025-12-15", "2026-11-11", "2026-11-29"]))
+    pool = NO18_ELEMENTS + (NO57_ELEMENTS if ship_date > "2026-11-10" else [])
+    added = draw(st.sampled_from([e for e in pool if e not in {c["element"] for c in base}]))
+    more = [*base, {"element": added, "mass_pct": str(draw(shares))}]
+    where: dict[str, Any] = {
+        "ship_date": ship_date,
+        "destination": draw(st.sampled_from(["DE", "US", "JP"])),
+        "end_use": draw(st.sampled_from(["civil", "military", "unknown"])),
+    }
+    before = event(line(description, hs, composition=base, **facts), **where)
+    after = event(line(description, hs, composition=more, **facts), **where)
+    return before, after
+
+
+@settings(max_examples=300, deadline=None)
+@given(line_and_element())
+def test_naming_a_controlled_element_never_turns_a_hold_into_an_approve(
+    pair: tuple[ShipmentEvent, ShipmentEvent],
+) -> None:
+    """Adding a composition entry for an element whose measure is in force never releases a
+    held line, and never leaves a line unrecognised."""
+    before, after = screen(pair[0]), screen(pair[1])
+    if before.outcome is Outcome.HOLD:
+        assert after.outcome is Outcome.HOLD, (before.lines, after.lines)
+    assert after.outcome is Outcome.HOLD  # the element alone makes the line controlled
+    assert after.lines[0].control_ids
+
+
+@settings(max_examples=150, deadline=None)
+@given(line_and_element())
+def test_a_formula_counts_like_a_composition(pair: tuple[ShipmentEvent, ShipmentEvent]) -> None:
+    """Naming the element by a formula in the description (instead of in the composition)
+    holds the line as well, whatever it was before."""
+    shipment = pair[0]
+    added = pair[1].lines[0].composition[-1].element
+    cargo = shipment.lines[0]
+    described = cargo.model_copy(update={"description": f"{cargo.description} {added}2O3"})
+    decision = screen(shipment.model_copy(update={"lines": [described]}))
+    assert decision.outcome is Outcome.HOLD
+    assert decision.lines[0].control_ids

@@ -194,3 +194,13 @@ def test_dead_letter_round_trips_original_bytes() -> None:
 def test_committed_json_schemas_are_current(name: str) -> None:
     committed = (JSON_DIR / name).read_text(encoding="utf-8")
     assert committed == render(WIRE_MODELS[name]), "run: python -m schemas.json_schema"
+
+
+def test_v1_additions_are_optional_and_hold_where_the_contract_says() -> None:
+    """v1 additions: new reason codes hold; ``export_country`` defaults to the exporter's."""
+    from schemas import DecisionWarning, WarningCode
+
+    assert ReasonCode.SHIP_DATE_IMPLAUSIBLE.outcome.value == "hold"
+    assert ReasonCode.DECLARATION_MISMATCH.outcome.value == "hold"
+    warning = DecisionWarning(code=WarningCode.MEASURE_STATUS_UNCONFIRMED, message="m")
+    assert warning.model_dump()["code"] == "MEASURE_STATUS_UNCONFIRMED"

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from schemas import Decision, License, ShipmentEvent
+from schemas import Decision, DecisionWarning, License, ShipmentEvent, WarningCode
 from services.screening.catalogue import Catalogue
 from services.screening.engine import UsageByOthers, decide
 from services.screening.running_usage import consumption_of
@@ -67,6 +67,17 @@ def test_a_rescreen_that_changes_nothing_is_not_news() -> None:
     approved = _decide(controls_catalogue(), licensed=True)
     assert same_substance(held, again)
     assert not same_substance(held, approved)
+
+
+def test_a_warning_that_comes_or_goes_is_news() -> None:
+    """A hold whose measure status an announcement confirms (its warning gone) is re-emitted."""
+    held = _decide(controls_catalogue())
+    warning = DecisionWarning(
+        code=WarningCode.MEASURE_STATUS_UNCONFIRMED, control_id="CN-2025-18/1C902.b", message="m"
+    )
+    warned = held.model_copy(update={"warnings": [warning]})
+    assert not same_substance(warned, held)
+    assert same_substance(warned, warned.model_copy())
 
 
 def test_tail_renders_outcome_reasons_and_legal_basis() -> None:
