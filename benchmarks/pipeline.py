@@ -19,6 +19,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.processes import ServiceGroup, ServiceProcess, free_port
+from deploy.local.roles import local_dsn
 from schemas import License
 
 LODESTONE = str(Path(sys.executable).with_name("lodestone"))
@@ -149,6 +150,8 @@ class Pipeline:
         return env
 
     def dsn(self, role: str) -> str:
+        if role == "admin":  # not exported by `make up`: read from the local runtime's secrets
+            return local_dsn("admin")
         return self.base_env[f"LODESTONE_{role.upper()}_DATABASE_URL"]
 
     async def create(self, partitions: int = 6) -> None:

@@ -14,6 +14,9 @@ from deploy.local.config import RuntimeConfig
 from services.common.migrations import migrate_all
 from services.common.settings import Settings
 
+SERVICE_ROLES = ("screening", "audit", "auditor")
+"""The roles whose URLs a shell or a service is given."""
+
 
 @dataclass
 class RuntimeState:
@@ -30,14 +33,19 @@ class RuntimeState:
         return self.dsns[role]
 
     def environment(self) -> dict[str, str]:
-        """The ``LODESTONE_…`` settings a process needs to use this runtime."""
+        """The ``LODESTONE_…`` settings a process needs to use this runtime.
+
+        Only the services' own roles: the bootstrap identity (migrations) is not handed to
+        shells or services; tools that need it call :func:`deploy.local.roles.local_dsn`.
+        """
         s = Settings()
-        env = {
-            "LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
-            "LODESTONE_DATABASE_URL": self.dsns["admin"],
-        }
+        env = {"LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap}
         env.update(
-            {f"LODESTONE_{role.upper()}_DATABASE_URL": url for role, url in self.dsns.items()}
+            {
+                f"LODESTONE_{role.upper()}_DATABASE_URL": url
+                for role, url in self.dsns.items()
+                if role in SERVICE_ROLES
+            }
         )
         env.update(
             {

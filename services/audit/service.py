@@ -19,6 +19,7 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.logging import get_logger
 from services.common.pool import create_pool
+from services.common.privileges import check_least_privilege
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -89,6 +90,12 @@ class AuditService:
             backoff=o.backoff,
             what="connect",
         )
+        try:
+            async with pool.acquire() as conn:
+                await check_least_privilege(conn)
+        except BaseException:
+            await pool.close()
+            raise
         self.db_ok = True
         decisions = AIOKafkaConsumer(
             o.decisions_topic,

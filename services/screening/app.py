@@ -20,6 +20,7 @@ from schemas import MAX_EVENT_BYTES
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.logging import get_logger
+from services.common.privileges import check_dsn
 from services.common.settings import Settings
 from services.screening.batch_screener import BatchScreener
 from services.screening.catalogue import Catalogue
@@ -90,6 +91,7 @@ class ScreeningService:
 
     async def start(self) -> None:
         await self.health.start()
+        await check_dsn(self.settings.dsn_for("screening"))  # never as an owner (docs/audit.md)
         self.ledger = await retry_transient(
             lambda: Ledger.connect(
                 self.settings.dsn_for("screening"),

@@ -155,7 +155,7 @@ async def _scratch_database(
     su: asyncpg.Connection[Any], state: RuntimeState
 ) -> tuple[str, str, str]:
     name = f"audit_bench_{uuid.uuid4().hex[:8]}"
-    await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_admin TEMPLATE template0')
+    await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_owner TEMPLATE template0')
     await su.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO lodestone_audit_writer')
     admin = _with_database(state.dsn("admin"), name)
     await apply_migrations(admin, "audit", SERVICES_DIR / "audit" / "migrations")
