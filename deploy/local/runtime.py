@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from deploy.local import kafka, postgres, roles, topics
+from deploy.local import kafka, keys, postgres, roles, topics
 from deploy.local._util import file_lock, say
 from deploy.local.config import RuntimeConfig
 from services.common.migrations import migrate_all
@@ -25,6 +25,8 @@ class RuntimeState:
     kafka_bootstrap: str
     dsns: dict[str, str]
     """Settings role (admin, screening, audit, auditor) -> database URL with password."""
+    key_settings: dict[str, str] = field(default_factory=dict)
+    """Signing key files and the anchor file (``LODESTONE_…`` settings)."""
     started: set[str] = field(default_factory=set)
     """The parts this call started ("kafka", "postgres"); a caller stops only those."""
     kafka_ready_s: float = 0.0
@@ -54,8 +56,10 @@ class RuntimeState:
                 "LODESTONE_TOPIC_DEAD_LETTERS": s.topic_dead_letters,
                 "LODESTONE_TOPIC_LICENSES": s.topic_licenses,
                 "LODESTONE_TOPIC_CONTROLS": s.topic_controls,
+                "LODESTONE_TOPIC_ANCHORS": s.topic_anchors,
             }
         )
+        env.update(self.key_settings)
         return env
 
     def exports(self) -> str:
@@ -110,7 +114,9 @@ class Runtime:
             self._stop(started)  # leave nothing half-started behind
             raise
         say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
-        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready)
+        return RuntimeState(
+            cfg.kafka_bootstrap, dsns, keys.settings_environment(cfg), started, ready
+        )
 
     def _stop(self, parts: set[str]) -> None:
         if "kafka" in parts:

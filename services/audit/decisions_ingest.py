@@ -19,12 +19,15 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from services.audit.anchors import AnchorPublisher
 from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.retry import Backoff, retry_transient
 from services.audit.store import BatchResult, Rejected, write_batch
+from services.audit.tree_log import TreeLog
 from services.common.logging import get_logger
+from services.common.signing import KeyRing
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)  # the level configure_logging() sets
@@ -38,13 +41,14 @@ class _Decoded:
     """decision_id -> (key, value) of its first occurrence, to reject it if the store refuses."""
 
 
-def decode_batch(messages: list[ConsumerRecord[bytes, bytes]]) -> _Decoded:
-    """Decode one poll's records; undecodable ones become rejections, in order."""
+def decode_batch(messages: list[ConsumerRecord[bytes, bytes]], keys: KeyRing) -> _Decoded:
+    """Decode one poll's records; unsigned, forged or undecodable ones become rejections."""
     now = datetime.now(UTC)
     out = _Decoded([], [], {})
     for msg in messages:
         source = SourceCoordinates(msg.topic, msg.partition, msg.offset)
-        item = decode_decision(msg.value, msg.key, source, now)
+        check = keys.check_record(msg.value or b"", msg.headers)
+        item = decode_decision(msg.value, msg.key, source, now, check)
         if isinstance(item, Rejected):
             out.rejected.append(item)
         else:
@@ -62,6 +66,9 @@ class DecisionsIngest:
         pool: asyncpg.Pool,
         metrics: AuditMetrics,
         *,
+        keys: KeyRing,
+        tree: TreeLog,
+        anchors: AnchorPublisher | None = None,
         batch_max_records: int = 1000,
         poll_timeout_ms: int = 200,
         backoff: Backoff | None = None,
@@ -69,6 +76,9 @@ class DecisionsIngest:
     ) -> None:
         self._consumer = consumer
         self._pool = pool
+        self._keys = keys
+        self._tree = tree
+        self._anchors = anchors
         self._metrics = metrics
         self._batch_max = batch_max_records
         self._poll_timeout_ms = poll_timeout_ms
@@ -94,7 +104,7 @@ class DecisionsIngest:
             await self._update_lag()
             return 0
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
-        decoded = decode_batch(messages)
+        decoded = decode_batch(messages, self._keys)
         await self.flush()
         sent = asyncio.Event()
         self._in_flight = asyncio.create_task(
@@ -141,6 +151,8 @@ class DecisionsIngest:
             self._metrics.write_latency.observe(time.perf_counter() - started)
             self._metrics.batch_size.observe(count)
             self._record(result)
+            if result.tree_head is not None and self._anchors is not None:
+                await self._anchors.publish(result.tree_head)
             await self._commit(offsets)
         finally:
             sent.set()
@@ -152,7 +164,7 @@ class DecisionsIngest:
         on_sent: Callable[[], None] | None = None,
     ) -> BatchResult:
         async with self._pool.acquire() as conn:
-            result = await write_batch(conn, records, rejected, on_sent=on_sent)
+            result = await write_batch(conn, records, rejected, on_sent=on_sent, tree=self._tree)
         self._on_db_state(True)
         return result
 
@@ -198,10 +210,12 @@ class DecisionsIngest:
             total.inserted += result.inserted
             total.duplicates += result.duplicates
             total.head = result.head
+            total.tree_head = result.tree_head or total.tree_head
         # If even this fails the error propagates and the service stops: never skip silently.
         last = await self._write_retrying([], rejected, "rejected records")
-        total.rejected = len(rejected)
+        total.rejected = last.rejected
         total.head = total.head or last.head
+        total.tree_head = last.tree_head or total.tree_head
         return total
 
     def _record(self, result: BatchResult) -> None:

@@ -103,8 +103,8 @@ async def list_decisions(
 _HISTORY = (
     "SELECT seq, prev_hash, record_hash, decision_id, shipment_id, event_id, exporter_id,"
     " outcome, trigger, catalogue_version, supersedes, decided_at, recorded_at, source_topic,"
-    " source_partition, source_offset, reason_codes, control_ids, license_ids, decision"
-    " FROM audit.decisions_v WHERE shipment_id = $1 ORDER BY seq"
+    " source_partition, source_offset, reason_codes, control_ids, license_ids, decision,"
+    " signature_key_id, signature FROM audit.decisions_v WHERE shipment_id = $1 ORDER BY seq"
 )
 
 

@@ -6,6 +6,7 @@ Secrets (database passwords) come only from the environment, never from files in
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,9 +42,21 @@ class Settings(BaseSettings):
     topic_controls: str = "controls.v1"
     topic_decisions: str = "decisions.v1"
     topic_dead_letters: str = "shipments.v1.dlq"
+    topic_anchors: str = "audit.anchors.v1"
+    """The audit log's signed tree heads, for outside verifiers."""
+
+    decision_signing_key_file: Path | None = None
+    """Ed25519 private key (PEM) the screening service signs decisions with; required by it."""
+    decision_public_key_files: str = ""
+    """Comma-separated PEM files of the public keys whose decision signatures the audit service
+    accepts (old and new during a key rotation); a decision signed by no listed key is
+    recorded as rejected."""
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    def decision_public_keys(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.decision_public_key_files.split(",") if p.strip()]
 
     def dsn_for(self, role: str) -> str:
         """The database URL for ``role`` (admin, screening, audit or auditor).

@@ -22,6 +22,7 @@ from services.common.health import HealthServer
 from services.common.logging import get_logger
 from services.common.privileges import check_dsn
 from services.common.settings import Settings
+from services.common.signing import decision_signer
 from services.screening.batch_screener import BatchScreener
 from services.screening.catalogue import Catalogue
 from services.screening.config import ScreeningSettings
@@ -246,7 +247,10 @@ def build_app(
 ) -> tuple[FastStream, ScreeningService]:
     """The FastStream application and the service it runs."""
     broker = build_broker(settings, options)
-    service = ScreeningService(settings, options, BrokerPublisher(broker))
+    publisher = BrokerPublisher(
+        broker, decision_signer(settings), frozenset({settings.topic_decisions})
+    )
+    service = ScreeningService(settings, options, publisher)
     app = FastStream(broker, after_startup=[service.start], on_shutdown=[service.stop], logger=None)
     service.on_fatal = app.exit
     return app, service

@@ -13,8 +13,9 @@ from services.audit.evidence_pack import build_pack, verify_pack
 from services.audit.queries import DecisionFilter, list_decisions
 from services.audit.records import SourceCoordinates, pending_from_decision
 from services.audit.store import write_batch
+from services.audit.tree_log import TreeLog
 from tests.integration.audit.conftest import AuditDatabase
-from tests.unit.audit.factories import make_decision
+from tests.unit.audit.factories import LOG_KEYS, LOG_SIGNER, make_decision
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ async def seeded(audit_db: AuditDatabase) -> AuditDatabase:
         pending_from_decision(d, SourceCoordinates("decisions.v1", 0, i), now)
         for i, d in enumerate([first, amended, *others])
     ]
-    await write_batch(writer, records)
+    await write_batch(writer, records, tree=TreeLog(LOG_SIGNER))
     await writer.close()
     return audit_db
 
@@ -126,9 +127,9 @@ async def test_an_evidence_pack_verifies_and_detects_edits(seeded: AuditDatabase
     finally:
         await conn.close()
     assert len(pack["records"]) == 2
-    assert verify_pack(pack) == []
+    assert verify_pack(pack, LOG_KEYS) == []
     content = pack["records"][0]["content"]
     flipped = "hold" if content["outcome"] == "approve" else "approve"
     content["outcome"] = content["decision"]["outcome"] = flipped
-    problems = verify_pack(pack)
+    problems = verify_pack(pack, LOG_KEYS)
     assert any("record_hash does not match" in p for p in problems)

@@ -22,6 +22,7 @@ from services.audit.service import AuditService, ServiceOptions
 from services.common.privileges import ExcessPrivilegeError, check_least_privilege
 from services.common.settings import MissingDatabaseUrlError, Settings
 from tests.integration.audit.conftest import AuditDatabase, superuser_connect
+from tests.unit.audit.factories import DECISION_KEYS, LOG_SIGNER
 
 pytestmark = pytest.mark.integration
 
@@ -152,6 +153,8 @@ async def test_the_audit_service_refuses_to_run_as_the_bootstrap_identity(
         dsn=audit_db.dsn("admin"),
         decisions_topic=f"unused.{uuid.uuid4().hex[:8]}",
         controls_topic=f"unused.{uuid.uuid4().hex[:8]}",
+        decision_keys=DECISION_KEYS,
+        log_signer=LOG_SIGNER,
         metrics_port=0,
     )
     with pytest.raises(ExcessPrivilegeError):
