@@ -27,7 +27,12 @@ from services.common.signing import KeyFileError, KeyRing
 CHECKPOINT_EVERY = 100_000
 
 
-def run_verify(
+def run_verify(**kwargs: Any) -> int:
+    """:func:`verify_store` in an event loop of its own (for the command line)."""
+    return asyncio.run(verify_store(**kwargs))
+
+
+async def verify_store(
     *,
     full: bool,
     checkpoint_file: Path,
@@ -103,4 +108,4 @@ def run_verify(
             echo("NOTE: no log public key given: signed tree heads were not checked")
         return 0
 
-    return asyncio.run(check())
+    return await check()
