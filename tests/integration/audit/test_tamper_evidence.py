@@ -178,6 +178,7 @@ async def test_a_rewritten_and_rehashed_chain_is_caught(
         row = await owner.fetchrow(
             "SELECT outcome, decision FROM audit.decision_records WHERE seq = 5"
         )
+        assert row is not None
         flipped = "approve" if row["outcome"] == "hold" else "hold"
         text = row["decision"].replace(f'"outcome":"{row["outcome"]}"', f'"outcome":"{flipped}"')
         await owner.execute(
