@@ -9,6 +9,7 @@ import orjson
 from pydantic import ValidationError
 
 from services.audit.canonical import NotCanonicalError
+from services.audit.catalogue_keys import catalogue_key
 from services.audit.records import PendingRecord, SourceCoordinates, pending_record
 from services.audit.store import CatalogueVersion, Rejected
 from services.common.signing import SignatureCheck
@@ -52,17 +53,11 @@ def decode_decision(
 def decode_catalogue(value: bytes | None, source: SourceCoordinates) -> CatalogueVersion | None:
     """The catalogue version in a controls.v1 record; None for tombstones.
 
-    The version is the JSON's ``version`` field, or ``sha256:<hex>`` of the bytes when the value
-    has none (or is not JSON): a catalogue is evidence, so it is kept whatever its shape.
+    Keyed by :func:`~services.audit.catalogue_keys.catalogue_key`: the label the publisher
+    declares with the digest the store computes (``sha256:<hex>`` of the bytes when the value
+    has no version or is not JSON): a catalogue is evidence, so it is kept whatever its shape.
     """
     if value is None:
         return None
     digest = hashlib.sha256(value).digest()
-    version = f"sha256:{digest.hex()}"
-    try:
-        parsed = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("version"), str) and parsed["version"]:
-        version = parsed["version"]
-    return CatalogueVersion(version, value, digest, source)
+    return CatalogueVersion(catalogue_key(value), value, digest, source)

@@ -24,6 +24,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from services.audit.canonical import NotCanonicalError, canonical_bytes, canonical_timestamp
+from services.audit.catalogue_keys import catalogue_key
 from services.audit.chain import link_hash
 from services.audit.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from services.audit.queries import catalogue, shipment_history
@@ -176,6 +177,8 @@ def _problems(pack: _Pack, keys: KeyRing | None) -> list[str]:
             continue
         if hashlib.sha256(content).hexdigest() != entry.content_sha256:
             problems.append(f"catalogue {version}: content does not match its sha256")
+        if catalogue_key(content) != version:
+            problems.append(f"catalogue {version}: its content's digest names another version")
     return problems
 
 

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.local import RuntimeConfig, RuntimeState
 from deploy.local import postgres as local_postgres
+from services.audit.catalogue_keys import catalogue_key
 from services.audit.retry import Backoff
 from services.audit.service import AuditService, ServiceOptions
 from services.audit.verify import verify_chain
@@ -137,7 +138,7 @@ async def test_each_decision_is_recorded_once_with_a_valid_chain(
         assert [bytes(r["payload"]) for r in rejected] == [b"{not json"] * 2
         stored = await conn.fetchval(
             "SELECT content FROM audit.catalogues_v WHERE version = $1",
-            "2026-11-29.1+sha256:abab",
+            catalogue_key(catalogue),
         )
         assert bytes(stored) == catalogue
     finally:

@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.audit.canonical import canonical_bytes, canonical_timestamp, parse_json
+from services.audit.catalogue_keys import catalogue_key
 from services.audit.chain import ChainHead, extend
 from services.audit.evidence_pack import PACK_FORMAT, verify_pack
 from services.audit.merkle import inclusion_proof, leaf_hash, root_of
@@ -19,6 +20,8 @@ from services.audit.records import SourceCoordinates, pending_from_decision
 from services.audit.tree_head import sign_tree_head
 from services.common.signing import KeyRing, Signer
 from tests.unit.audit.factories import LOG_KEYS, LOG_SIGNER, make_decision
+
+V1 = catalogue_key(b'{"version": "v1", "measures": []}')
 
 
 def _pack(signer: Signer = LOG_SIGNER, others: int = 3) -> dict[str, Any]:
@@ -51,14 +54,14 @@ def _pack(signer: Signer = LOG_SIGNER, others: int = 3) -> dict[str, Any]:
         }
         for p, (seq, prev, digest) in list(zip(pending, chained, strict=True))[:2]
     ]
-    catalogue = b'{"version": "v1"}'
+    catalogue = b'{"version": "v1", "measures": []}'
     return {
         "format": PACK_FORMAT,
         "shipment_id": "SHP-P",
         "exported_at": canonical_timestamp(now),
         "records": records,
         "catalogues": {
-            "v1": {
+            catalogue_key(catalogue): {
                 "content_sha256": hashlib.sha256(catalogue).hexdigest(),
                 "content_base64": base64.b64encode(catalogue).decode(),
             }
@@ -79,11 +82,18 @@ def test_edits_are_reported() -> None:
     pack = _pack()
     pack["records"][1]["content"]["decision"]["reasons"] = []
     pack["records"][1]["prev_hash"] = "00" * 32
-    pack["catalogues"]["v1"]["content_base64"] = base64.b64encode(b"{}").decode()
+    pack["catalogues"][V1]["content_base64"] = base64.b64encode(b"{}").decode()
     problems = verify_pack(pack, LOG_KEYS)
     assert any("record 2: record_hash" in p for p in problems)
     assert any("does not link" in p for p in problems)
-    assert any("catalogue v1" in p for p in problems)
+    assert any(f"catalogue {V1}: content does not match" in p for p in problems)
+
+
+def test_a_catalogue_under_a_version_its_content_does_not_have_is_refused() -> None:
+    pack = _pack()
+    entry = pack["catalogues"].pop(V1)
+    pack["catalogues"]["v1+sha256:" + "ab" * 32] = entry
+    assert any("digest names another version" in p for p in verify_pack(pack, LOG_KEYS))
 
 
 def test_a_flipped_record_with_its_hash_recomputed_is_refused() -> None:
@@ -142,7 +152,7 @@ def test_malformed_packs_are_reported_never_raised(pack: Any) -> None:
         lambda p: p.update(tree_head={"format": "lodestone-audit-tree-head/1"}),
         lambda p: p["tree_head"].update(signature="!!"),
         lambda p: p["tree_head"].update(tree_size=-1),
-        lambda p: p["catalogues"]["v1"].update(content_base64="%%%"),
+        lambda p: p["catalogues"][V1].update(content_base64="%%%"),
         lambda p: p.update(extra=True),
     ],
 )
