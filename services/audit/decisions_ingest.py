@@ -24,10 +24,11 @@ from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.retry import Backoff, retry_transient
+from services.audit.signature_checks import SignatureChecker
 from services.audit.store import BatchResult, Rejected, write_batch
 from services.audit.tree_log import TreeLog
 from services.common.logging import get_logger
-from services.common.signing import KeyRing
+from services.common.signing import KeyRing, SignatureCheck
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)  # the level configure_logging() sets
@@ -41,13 +42,17 @@ class _Decoded:
     """decision_id -> (key, value) of its first occurrence, to reject it if the store refuses."""
 
 
-def decode_batch(messages: list[ConsumerRecord[bytes, bytes]], keys: KeyRing) -> _Decoded:
-    """Decode one poll's records; unsigned, forged or undecodable ones become rejections."""
+def decode_batch(
+    messages: list[ConsumerRecord[bytes, bytes]], checks: list[SignatureCheck]
+) -> _Decoded:
+    """Decode one poll's records; unsigned, forged or undecodable ones become rejections.
+
+    ``checks[i]`` is the outcome of checking ``messages[i]``'s signature.
+    """
     now = datetime.now(UTC)
     out = _Decoded([], [], {})
-    for msg in messages:
+    for msg, check in zip(messages, checks, strict=True):
         source = SourceCoordinates(msg.topic, msg.partition, msg.offset)
-        check = keys.check_record(msg.value or b"", msg.headers)
         item = decode_decision(msg.value, msg.key, source, now, check)
         if isinstance(item, Rejected):
             out.rejected.append(item)
@@ -55,6 +60,21 @@ def decode_batch(messages: list[ConsumerRecord[bytes, bytes]], keys: KeyRing) ->
             out.records.append(item)
             out.originals.setdefault(item.decision_id, (msg.key, msg.value))
     return out
+
+
+async def decode_verified(
+    messages: list[ConsumerRecord[bytes, bytes]], signatures: SignatureChecker
+) -> _Decoded:
+    """:func:`decode_batch` with every signature checked; the two overlap (see
+    :mod:`services.audit.signature_checks`)."""
+    pairs = [(msg.value or b"", msg.headers) for msg in messages]
+    read = signatures.read(pairs)
+    pending = signatures.verify(pairs, read)
+    decoded = decode_batch(messages, read)
+    checks = await pending
+    if any(c.problem is not None and r.problem is None for c, r in zip(checks, read, strict=True)):
+        decoded = decode_batch(messages, checks)  # a signature failed: decode again, rejecting it
+    return decoded
 
 
 class DecisionsIngest:
@@ -68,6 +88,7 @@ class DecisionsIngest:
         *,
         keys: KeyRing,
         tree: TreeLog,
+        signature_workers: int = 0,
         anchors: AnchorPublisher | None = None,
         batch_max_records: int = 1000,
         poll_timeout_ms: int = 200,
@@ -76,7 +97,7 @@ class DecisionsIngest:
     ) -> None:
         self._consumer = consumer
         self._pool = pool
-        self._keys = keys
+        self._signatures = SignatureChecker(keys, signature_workers)
         self._tree = tree
         self._anchors = anchors
         self._metrics = metrics
@@ -104,7 +125,7 @@ class DecisionsIngest:
             await self._update_lag()
             return 0
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
-        decoded = decode_batch(messages, self._keys)
+        decoded = await decode_verified(messages, self._signatures)
         await self.flush()
         sent = asyncio.Event()
         self._in_flight = asyncio.create_task(
@@ -137,6 +158,7 @@ class DecisionsIngest:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._signatures.close()
 
     async def _write_and_commit(
         self,

@@ -47,6 +47,7 @@ class ServiceOptions:
     """The audit log's key: signs each tree head."""
     anchors_topic: str | None = None
     anchor_file: Path | None = None
+    signature_workers: int = 0
     group_id: str = "lodestone-audit"
     batch_max_records: int = 1000
     poll_timeout_ms: int = 200
@@ -77,6 +78,7 @@ class ServiceOptions:
             log_signer=Signer.from_file(audit.log_signing_key_file),
             anchors_topic=settings.topic_anchors,
             anchor_file=audit.anchor_file,
+            signature_workers=audit.signature_workers,
             group_id=audit.group_id,
             batch_max_records=audit.batch_max_records,
             poll_timeout_ms=audit.poll_timeout_ms,
@@ -159,6 +161,7 @@ class AuditService:
             keys=o.decision_keys,
             tree=TreeLog(o.log_signer),
             anchors=anchors,
+            signature_workers=o.signature_workers,
             batch_max_records=o.batch_max_records,
             poll_timeout_ms=o.poll_timeout_ms,
             backoff=o.backoff,

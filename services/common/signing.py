@@ -148,8 +148,32 @@ class KeyRing:
             return f"the signature by {key_id} does not verify"
         return None
 
+    def raw_public_keys(self) -> list[bytes]:
+        """The trusted keys as raw 32-byte values (to hand to another process)."""
+        return [
+            key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            for key in self._keys.values()
+        ]
+
+    @classmethod
+    def from_raw(cls, raw_keys: Iterable[bytes]) -> KeyRing:
+        return cls(Ed25519PublicKey.from_public_bytes(raw) for raw in raw_keys)
+
     def check_record(self, value: bytes, headers: Headers | None) -> SignatureCheck:
         """Check the signature headers of a record whose value is ``value``."""
+        parsed = self.read_headers(headers)
+        if parsed.problem is not None or parsed.key_id is None or parsed.signature is None:
+            return parsed
+        return SignatureCheck(
+            parsed.key_id, parsed.signature, self.verify(parsed.key_id, value, parsed.signature)
+        )
+
+    def read_headers(self, headers: Headers | None) -> SignatureCheck:
+        """The signature headers read and the key looked up, the signature not yet checked.
+
+        ``problem`` is set when the record is unsigned, the headers are malformed or the key is
+        not trusted; otherwise the caller still has to :meth:`verify` the signature.
+        """
         key_id_raw = signature_b64 = None
         for name, header_value in headers or ():
             if name == KEY_ID_HEADER:
@@ -165,7 +189,9 @@ class KeyRing:
             return SignatureCheck(None, None, "malformed signature headers")
         if len(signature) != 64:
             return SignatureCheck(key_id, signature, "an Ed25519 signature is 64 bytes")
-        return SignatureCheck(key_id, signature, self.verify(key_id, value, signature))
+        if key_id not in self._keys:
+            return SignatureCheck(key_id, signature, f"key id {key_id!r} is not a trusted key")
+        return SignatureCheck(key_id, signature, None)
 
 
 def decision_signer(settings: Settings) -> Signer:

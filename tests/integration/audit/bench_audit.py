@@ -36,6 +36,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from deploy.local import Runtime, RuntimeState
 from services.audit.anchors import AnchorPublisher
 from services.audit.chain import ChainHead, extend
+from services.audit.config import AuditSettings
 from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
@@ -127,6 +128,7 @@ async def _audit_path(dsn: str, values: list[bytes], batch: int, anchors: Path) 
             keys=DECISION_KEYS,
             tree=TreeLog(LOG_SIGNER),
             anchors=AnchorPublisher(file=anchors),
+            signature_workers=AuditSettings().signature_workers,
             batch_max_records=batch,
             poll_timeout_ms=0,
         )
