@@ -18,7 +18,13 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.audit.presentation import jsonable
-from services.audit.queries import DecisionFilter, decision_by_id, list_decisions, shipment_history
+from services.audit.queries import (
+    DecisionFilter,
+    decision_by_id,
+    latest_tree_head,
+    list_decisions,
+    shipment_history,
+)
 from services.audit.verify import stored_head
 
 _bearer = HTTPBearer(auto_error=False)
@@ -124,5 +130,14 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
         async with request.app.state.pool.acquire() as conn:
             head = await stored_head(conn)
         return {"seq": head.seq, "record_hash": head.record_hash.hex()}
+
+    @app.get("/v1/tree/head")
+    async def tree_head(request: Request) -> dict[str, Any]:
+        """The newest signed tree head (as on ``audit.anchors.v1``)."""
+        async with request.app.state.pool.acquire() as conn:
+            head = await latest_tree_head(conn)
+        if head is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no signed tree head yet")
+        return head.to_json()
 
     return app

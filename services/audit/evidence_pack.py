@@ -27,7 +27,7 @@ from services.audit.canonical import NotCanonicalError, canonical_bytes, canonic
 from services.audit.catalogue_keys import catalogue_key
 from services.audit.chain import link_hash
 from services.audit.merkle import inclusion_proof, leaf_hash, verify_inclusion
-from services.audit.queries import catalogue, shipment_history
+from services.audit.queries import catalogue, latest_tree_head, shipment_history
 from services.audit.records import content_of
 from services.audit.store import Conn
 from services.audit.tree_head import SignedTreeHead, TreeHeadError
@@ -35,10 +35,6 @@ from services.common.signing import KeyRing
 
 PACK_FORMAT = "lodestone-audit-evidence-pack/2"
 
-_LATEST_HEAD = (
-    "SELECT head, signature FROM audit.tree_heads_v WHERE tree_size >= $1"
-    " ORDER BY tree_size DESC, id DESC LIMIT 1"
-)
 _LEAVES = "SELECT record_hash FROM audit.decisions_v WHERE seq <= $1 ORDER BY seq"
 
 
@@ -49,10 +45,9 @@ async def build_pack(conn: Conn, shipment_id: str) -> dict[str, Any]:
         if not rows:
             raise LookupError(f"no decision recorded for shipment {shipment_id!r}")
         newest = max(row["seq"] for row in rows)
-        head_row = await conn.fetchrow(_LATEST_HEAD, newest)
-        if head_row is None:
+        head = await latest_tree_head(conn, newest)
+        if head is None:
             raise LookupError(f"no signed tree head covers record {newest} yet; retry shortly")
-        head = _head_from_row(head_row)
         leaves = [leaf_hash(bytes(r[0])) for r in await conn.fetch(_LEAVES, head.tree_size)]
         catalogues: dict[str, Any] = {}
         for version in sorted({row["catalogue_version"] for row in rows}):
@@ -80,12 +75,6 @@ async def build_pack(conn: Conn, shipment_id: str) -> dict[str, Any]:
 
 def _parse(content: bytes) -> Any:
     return orjson.loads(content)
-
-
-def _head_from_row(row: Any) -> SignedTreeHead:
-    body = _parse(row["head"].encode("utf-8"))
-    body["signature"] = base64.b64encode(bytes(row["signature"])).decode("ascii")
-    return SignedTreeHead.from_json(body)
 
 
 def _catalogue_entry(found: dict[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,14 @@ from the constant fragments below, so no input can change a statement's shape.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.audit.store import Conn
+from services.audit.tree_head import SignedTreeHead
 
 LIST_COLUMNS: tuple[str, ...] = (
     "seq",
@@ -128,3 +131,19 @@ async def catalogue(conn: Conn, version: str) -> dict[str, Any] | None:
         version,
     )
     return None if row is None else dict(row)
+
+
+_LATEST_HEAD = (
+    "SELECT head, signature FROM audit.tree_heads_v WHERE tree_size >= $1"
+    " ORDER BY tree_size DESC, id DESC LIMIT 1"
+)
+
+
+async def latest_tree_head(conn: Conn, covering: int = 0) -> SignedTreeHead | None:
+    """The newest signed tree head of at least ``covering`` records, as signed."""
+    row = await conn.fetchrow(_LATEST_HEAD, covering)
+    if row is None:
+        return None
+    body = json.loads(row["head"])
+    body["signature"] = base64.b64encode(bytes(row["signature"])).decode("ascii")
+    return SignedTreeHead.from_json(body)

@@ -13,6 +13,7 @@ from services.audit.evidence_pack import build_pack, verify_pack
 from services.audit.queries import DecisionFilter, list_decisions
 from services.audit.records import SourceCoordinates, pending_from_decision
 from services.audit.store import write_batch
+from services.audit.tree_head import SignedTreeHead
 from services.audit.tree_log import TreeLog
 from tests.integration.audit.conftest import AuditDatabase
 from tests.unit.audit.factories import LOG_KEYS, LOG_SIGNER, make_decision
@@ -133,3 +134,12 @@ async def test_an_evidence_pack_verifies_and_detects_edits(seeded: AuditDatabase
     content["outcome"] = content["decision"]["outcome"] = flipped
     problems = verify_pack(pack, LOG_KEYS)
     assert any("record_hash does not match" in p for p in problems)
+
+
+async def test_the_signed_tree_head_is_served_and_verifies(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/tree/head", headers=AUTH)
+    assert response.status_code == 200, response.text
+    head = SignedTreeHead.from_json(response.json())
+    assert head.problem(LOG_KEYS) is None
+    assert head.tree_size >= 32
+    assert (await client.get("/v1/tree/head")).status_code == 401
