@@ -25,6 +25,7 @@ from schemas.shipment import (
     Party,
     ShipmentEvent,
 )
+from schemas.tree_head import SignedTreeHead
 
 __all__ = [
     "MAX_EVENT_BYTES",
@@ -49,6 +50,7 @@ __all__ = [
     "Reason",
     "ReasonCode",
     "ShipmentEvent",
+    "SignedTreeHead",
     "SourceCoordinates",
     "Trigger",
     "Unit",

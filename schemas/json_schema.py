@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import DeadLetter, Decision, License, ShipmentEvent
+from schemas import DeadLetter, Decision, License, ShipmentEvent, SignedTreeHead
 
 JSON_DIR = Path(__file__).parent / "json"
 
@@ -22,6 +22,7 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "license.schema.json": License,
     "decision.schema.json": Decision,
     "dead-letter.schema.json": DeadLetter,
+    "signed-tree-head.schema.json": SignedTreeHead,
 }
 
 

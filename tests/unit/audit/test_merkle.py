@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import SignedTreeHead as WireHead
 from services.audit.merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -19,6 +20,8 @@ from services.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from services.audit.tree_head import SignedTreeHead, sign_tree_head
+from tests.unit.audit.factories import LOG_SIGNER
 
 
 def _records(n: int) -> list[bytes]:
@@ -85,3 +88,17 @@ def test_a_shortened_log_has_no_consistency_with_a_longer_head() -> None:
     leaves = _leaves(10)
     assert not verify_consistency(10, 8, root_of(leaves), root_of(leaves[:8]), [])
     assert not verify_consistency(0, 8, EMPTY_ROOT, root_of(leaves[:8]), [])
+
+
+def test_a_signed_tree_head_matches_its_wire_model() -> None:
+    leaves = _leaves(3)
+    head = sign_tree_head(
+        LOG_SIGNER,
+        tree_size=3,
+        root_hash=root_of(leaves),
+        last_record_hash=_records(3)[-1],
+        rejected_size=0,
+        rejected_head_hash=bytes(32),
+    )
+    wire = WireHead.model_validate(head.to_json())
+    assert SignedTreeHead.from_json(wire.model_dump()) == head
