@@ -170,7 +170,10 @@ def export(shipment_id: str, out: Path) -> None:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     out.write_text(json.dumps(pack, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    typer.echo(f"wrote {out}: {len(pack['records'])} record(s), head {pack['chain_head']['seq']}")
+    head = pack["tree_head"]
+    typer.echo(
+        f"wrote {out}: {len(pack['records'])} record(s), signed tree head {head['tree_size']}"
+    )
 
 
 @audit_app.command("verify-pack")

@@ -8,8 +8,11 @@ Verification must fail, with ``--full`` and without, and must never lower what i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -288,3 +291,42 @@ async def test_an_exported_pack_verifies_and_a_fabricated_one_does_not(
     ).hex()
     problems = verify_pack(fabricated, LOG_KEYS)
     assert any("not in the signed tree" in p for p in problems), problems
+
+
+async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "lodestone"), "audit", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_the_command_line_exports_and_checks_a_pack(
+    store: AuditDatabase, tmp_path: Path
+) -> None:
+    key = tmp_path / "log.pub.pem"
+    key.write_bytes(
+        LOG_SIGNER.public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    env = {**os.environ, "LODESTONE_AUDITOR_DATABASE_URL": store.dsn("auditor")}
+    conn = await store.connect("auditor")
+    try:
+        shipment = await conn.fetchval("SELECT shipment_id FROM audit.decisions_v WHERE seq = 3")
+    finally:
+        await conn.close()
+    pack = tmp_path / "pack.json"
+    code, out = await _cli(env, "export", shipment, str(pack))
+    assert (code, "signed tree head 30" in out) == (0, True), out
+    code, out = await _cli(env, "verify-pack", str(pack), "--log-public-key", str(key))
+    assert (code, out.startswith("OK")) == (0, True), out
+    data = json.loads(pack.read_text())
+    content = data["records"][0]["content"]
+    content["outcome"] = content["decision"]["outcome"] = "approve"
+    content["reason_codes"] = []
+    pack.write_text(json.dumps(data))
+    code, out = await _cli(env, "verify-pack", str(pack), "--log-public-key", str(key))
+    assert (code, "FAIL record" in out) == (1, True), out
+    pack.write_text("{")
+    code, out = await _cli(env, "verify-pack", str(pack), "--log-public-key", str(key))
+    assert (code, "Traceback" in out) == (1, False), out
