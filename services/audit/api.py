@@ -26,6 +26,7 @@ from services.audit.queries import (
     shipment_history,
 )
 from services.audit.verify import stored_head
+from services.common.privileges import check_least_privilege
 
 _bearer = HTTPBearer(auto_error=False)
 Identifier = Annotated[str, Query(min_length=1, max_length=128)]
@@ -61,6 +62,8 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
         try:
+            async with app.state.pool.acquire() as conn:
+                await check_least_privilege(conn)  # a read API never runs as an owner
             yield
         finally:
             await app.state.pool.close()

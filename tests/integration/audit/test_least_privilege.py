@@ -18,6 +18,7 @@ import pytest
 
 from deploy.local import RuntimeConfig, RuntimeState
 from deploy.local import postgres as local_postgres
+from services.audit.api import create_app
 from services.audit.service import AuditService, ServiceOptions
 from services.common.privileges import ExcessPrivilegeError, check_least_privilege
 from services.common.settings import MissingDatabaseUrlError, Settings
@@ -209,3 +210,15 @@ async def test_schema_changes_by_the_owner_are_logged(audit_db: AuditDatabase) -
         await conn.close()
     assert await _log_contains(marker)
     assert not await _log_contains(f"not-ddl-{marker}", within_s=0.5)  # ddl only, not all
+
+
+async def test_the_read_api_refuses_to_run_as_the_bootstrap_identity(
+    audit_db: AuditDatabase,
+) -> None:
+    app = create_app(audit_db.dsn("admin"), ["token"])
+    with pytest.raises(ExcessPrivilegeError):
+        async with app.router.lifespan_context(app):
+            pass
+    reader = create_app(audit_db.dsn("auditor"), ["token"])
+    async with reader.router.lifespan_context(reader):
+        pass  # the auditor role passes
