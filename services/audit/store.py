@@ -7,6 +7,10 @@ conflict would leave a hole in the chain. Instead, under a transaction-scoped ad
 is extended from the current head in Python, and the rows are COPYed straight into the table.
 The UNIQUE constraint on ``decision_id`` stays as the backstop: a conflict aborts the
 transaction and the batch is retried. See docs/adr/0011-hash-chain-under-advisory-lock.md.
+
+Under the same lock, rejected records are chained too (their own chain, deduplicated by their
+Kafka coordinates), and with a :class:`~services.audit.tree_log.TreeLog` the batch stores a new
+signed tree head in the same transaction (docs/adr/0028-…).
 """
 
 from __future__ import annotations
