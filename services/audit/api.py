@@ -17,11 +17,13 @@ import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.audit.merkle import consistency_proof
 from services.audit.presentation import jsonable
 from services.audit.queries import (
     DecisionFilter,
     decision_by_id,
     latest_tree_head,
+    leaf_hashes,
     list_decisions,
     shipment_history,
 )
@@ -133,6 +135,26 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
         async with request.app.state.pool.acquire() as conn:
             head = await stored_head(conn)
         return {"seq": head.seq, "record_hash": head.record_hash.hex()}
+
+    @app.get("/v1/tree/consistency")
+    async def tree_consistency(
+        request: Request,
+        first: Annotated[int, Query(ge=1)],
+        second: Annotated[int, Query(ge=1)],
+    ) -> dict[str, Any]:
+        """RFC 9162 consistency proof: the tree of ``first`` records is a prefix of ``second``.
+
+        For verifiers that hold signed heads but not the records (e.g. followers of
+        ``audit.anchors.v1``); check it with ``merkle.verify_consistency`` and the signed roots.
+        """
+        if first > second:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "first must not exceed second")
+        async with request.app.state.pool.acquire() as conn:
+            leaves = await leaf_hashes(conn, second)
+        if len(leaves) < second:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the log holds {len(leaves)} records")
+        proof = consistency_proof(leaves, first)
+        return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
 
     @app.get("/v1/tree/head")
     async def tree_head(request: Request) -> dict[str, Any]:

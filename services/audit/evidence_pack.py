@@ -27,15 +27,13 @@ from services.audit.canonical import NotCanonicalError, canonical_bytes, canonic
 from services.audit.catalogue_keys import catalogue_key
 from services.audit.chain import link_hash
 from services.audit.merkle import inclusion_proof, leaf_hash, verify_inclusion
-from services.audit.queries import catalogue, latest_tree_head, shipment_history
+from services.audit.queries import catalogue, latest_tree_head, leaf_hashes, shipment_history
 from services.audit.records import content_of
 from services.audit.store import Conn
 from services.audit.tree_head import SignedTreeHead, TreeHeadError
 from services.common.signing import KeyRing
 
 PACK_FORMAT = "lodestone-audit-evidence-pack/2"
-
-_LEAVES = "SELECT record_hash FROM audit.decisions_v WHERE seq <= $1 ORDER BY seq"
 
 
 async def build_pack(conn: Conn, shipment_id: str) -> dict[str, Any]:
@@ -48,7 +46,7 @@ async def build_pack(conn: Conn, shipment_id: str) -> dict[str, Any]:
         head = await latest_tree_head(conn, newest)
         if head is None:
             raise LookupError(f"no signed tree head covers record {newest} yet; retry shortly")
-        leaves = [leaf_hash(bytes(r[0])) for r in await conn.fetch(_LEAVES, head.tree_size)]
+        leaves = await leaf_hashes(conn, head.tree_size)
         catalogues: dict[str, Any] = {}
         for version in sorted({row["catalogue_version"] for row in rows}):
             found = await catalogue(conn, version)

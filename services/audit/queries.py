@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.audit.merkle import leaf_hash
 from services.audit.store import Conn
 from services.audit.tree_head import SignedTreeHead
 
@@ -147,3 +148,11 @@ async def latest_tree_head(conn: Conn, covering: int = 0) -> SignedTreeHead | No
     body = json.loads(row["head"])
     body["signature"] = base64.b64encode(bytes(row["signature"])).decode("ascii")
     return SignedTreeHead.from_json(body)
+
+
+_LEAF_HASHES = "SELECT record_hash FROM audit.decisions_v WHERE seq <= $1 ORDER BY seq"
+
+
+async def leaf_hashes(conn: Conn, size: int) -> list[bytes]:
+    """The Merkle leaf hashes of the first ``size`` records (fewer if the store is shorter)."""
+    return [leaf_hash(bytes(row[0])) for row in await conn.fetch(_LEAF_HASHES, size)]
