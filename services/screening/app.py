@@ -92,7 +92,6 @@ class ScreeningService:
 
     async def start(self) -> None:
         await self.health.start()
-        await check_dsn(self.settings.dsn_for("screening"))  # never as an owner (docs/audit.md)
         self.ledger = await retry_transient(
             lambda: Ledger.connect(
                 self.settings.dsn_for("screening"),
@@ -104,6 +103,8 @@ class ScreeningService:
             stopping=self._is_stopping,
             max_delay=self.options.retry_max_delay_s,
         )
+        # The database answers now (connecting is retried above): refuse to run as an owner.
+        await check_dsn(self.settings.dsn_for("screening"))
         screener = Screener(self.ledger, self.reference, self.metrics)
         self._rescreener = Rescreener(
             screener=screener,

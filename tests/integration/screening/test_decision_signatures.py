@@ -1,4 +1,5 @@
-"""Every decision the screening service publishes is signed (contract v1 additions).
+"""Every decision the screening service publishes is signed (contract v1 additions), and the
+service never runs with a privileged database role.
 
 First decisions and re-screening decisions alike carry ``lodestone-key-id`` and
 ``lodestone-signature``, and the signature verifies over the value exactly as published
@@ -12,9 +13,12 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from deploy.local import RuntimeState
 from schemas import Trigger
+from services.common.privileges import ExcessPrivilegeError
 from services.common.settings import Settings
 from services.common.signing import KEY_ID_HEADER, KeyRing
+from services.screening.app import build_app
 from tests.integration.screening.catalogues import controls_catalogue
 from tests.integration.screening.conftest import Pipeline, event, licence, running
 
@@ -57,3 +61,16 @@ async def test_first_and_rescreening_decisions_are_signed(pipeline: Pipeline) ->
         assert check.ok, check.problem
         assert dict(headers)[KEY_ID_HEADER].decode() in keys.key_ids
         assert not keys.check_record(value + b" ", headers).ok  # bound to the exact bytes
+
+
+async def test_the_screening_service_refuses_to_run_as_the_bootstrap_identity(
+    pipeline: Pipeline, runtime: RuntimeState
+) -> None:
+    settings = pipeline.settings.model_copy(update={"screening_database_url": runtime.dsn("admin")})
+    app, service = build_app(settings, pipeline.options)
+    try:
+        with pytest.raises(ExcessPrivilegeError):
+            await app.start()
+    finally:
+        await app.stop()
+    assert not service.is_ready()
