@@ -133,6 +133,8 @@ class VerifyReport:
     """Signed tree heads and checkpoints the store was checked against."""
     rejected_chained: int = 0
     rejected_unchained: int = 0
+    rejected_by_type: dict[str, int] = field(default_factory=dict)
+    """Chained rejected records by ``error_type`` (e.g. ``SignatureRejected``)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -350,6 +352,8 @@ async def _verify_rejected(conn: Conn, witnesses: list[Witness], report: VerifyR
             report.broken = ChainBreak(seq, "", f"rejected records: {problem}")
             return
         head = ChainHead(seq, record_hash)
+        kind = fields["error_type"]
+        report.rejected_by_type[kind] = report.rejected_by_type.get(kind, 0) + 1
         report.broken = check_pins()
         if report.broken is not None:
             return

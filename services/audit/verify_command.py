@@ -98,6 +98,7 @@ async def verify_store(
             f" chain head {report.head.seq} {report.head.record_hash.hex()};"
             f" {report.witnesses} signed head(s) and checkpoint(s) hold;"
             f" rejected records: {report.rejected_chained} chained"
+            + (f" ({_kinds(report.rejected_by_type)})" if report.rejected_by_type else "")
             + (
                 f", {report.rejected_unchained} from before the chain"
                 if report.rejected_unchained
@@ -109,3 +110,7 @@ async def verify_store(
         return 0
 
     return await check()
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
