@@ -19,6 +19,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.processes import ServiceGroup, ServiceProcess, free_port
+from deploy.local.roles import local_dsn
 from schemas import License
 from services.common.kafka_security import kafka_client_options
 
@@ -102,8 +103,11 @@ class Pipeline:
         extra_env: dict[str, str] | None = None,
         screening_wrapper: list[str] | None = None,
         screening_instances: int = 1,
+        admin_dsn: str | None = None,
     ) -> None:
         self.tag = tag or uuid.uuid4().hex[:10]
+        self._admin_dsn = admin_dsn
+        """The bootstrap identity (not in ``base_env``: services never get it)."""
         self.workdir = workdir / self.tag
         self.topics = PipelineTopics.named(f"{prefix}.{self.tag}")
         self.bootstrap = base_env["LODESTONE_KAFKA_BOOTSTRAP"]
@@ -154,6 +158,8 @@ class Pipeline:
         return env
 
     def dsn(self, role: str) -> str:
+        if role == "admin":  # not exported by `make up`: given, or the local runtime's secrets
+            return self._admin_dsn or local_dsn("admin")
         return self.base_env[f"LODESTONE_{role.upper()}_DATABASE_URL"]
 
     async def create(self, partitions: int = 6) -> None:

@@ -29,6 +29,7 @@ from schemas.shipment import (
     Party,
     ShipmentEvent,
 )
+from schemas.tree_head import SignedTreeHead
 
 __all__ = [
     "MAX_EVENT_BYTES",
@@ -60,6 +61,7 @@ __all__ = [
     "ReviewAction",
     "Reviewer",
     "ShipmentEvent",
+    "SignedTreeHead",
     "SourceCoordinates",
     "StatusWindow",
     "Trigger",

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import ControlledParty, DeadLetter, Decision, License, Review, ShipmentEvent
+from schemas import (
+    ControlledParty,
+    DeadLetter,
+    Decision,
+    License,
+    Review,
+    ShipmentEvent,
+    SignedTreeHead,
+)
 
 JSON_DIR = Path(__file__).parent / "json"
 
@@ -24,6 +32,7 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "dead-letter.schema.json": DeadLetter,
     "controlled-party.schema.json": ControlledParty,
     "review.schema.json": Review,
+    "signed-tree-head.schema.json": SignedTreeHead,
 }
 
 

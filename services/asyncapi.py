@@ -20,7 +20,15 @@ import yaml
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from schemas import ControlledParty, DeadLetter, Decision, License, Review, ShipmentEvent
+from schemas import (
+    ControlledParty,
+    DeadLetter,
+    Decision,
+    License,
+    Review,
+    ShipmentEvent,
+    SignedTreeHead,
+)
 from services.common.kafka_security import KafkaSecuritySettings, kafka_broker_options
 from services.screening.catalogue.model import Catalogue
 
@@ -83,6 +91,13 @@ TOPICS: dict[str, tuple[str, type[Any], str, str]] = {
         "the original record's key",
         "Records that could not be decided, with their original bytes (base64) and an error naming "
         "the field or rule; nothing is dropped silently.",
+    ),
+    "audit.anchors.v1": (
+        "send",
+        SignedTreeHead,
+        "`anchor`",
+        "The audit log's signed tree heads (RFC 9162 style, Ed25519), for outside verifiers: "
+        "a later head must be consistent with every earlier one (docs/audit.md).",
     ),
 }
 

@@ -162,6 +162,9 @@ def _conf(cfg: RuntimeConfig, cl: Cluster) -> str:
         "checkpoint_timeout": "'15min'",
         "log_line_prefix": "'%m [%p] %q%u@%d '",
         "log_min_duration_statement": "1000",
+        # Every schema change (ALTER TABLE … DISABLE TRIGGER, DROP, GRANT, …) lands in the server
+        # log with its role: an owner's tampering leaves a trace outside the tables it touched.
+        "log_statement": "'ddl'",
         "timezone": "'UTC'",
         # TLS for clients that ask for it (``sslmode=verify-full&sslrootcert=…``, see
         # docs/connecting.md); a certificate from a local CA, valid for 127.0.0.1 and localhost.

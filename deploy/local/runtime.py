@@ -8,11 +8,14 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from deploy.local import acls, kafka, kafka_secured, postgres, roles, topics
+from deploy.local import acls, kafka, kafka_secured, keys, postgres, roles, topics
 from deploy.local._util import file_lock, say
 from deploy.local.config import RuntimeConfig
 from services.common.migrations import migrate_all
 from services.common.settings import Settings
+
+SERVICE_ROLES = ("screening", "audit", "auditor")
+"""The roles whose URLs a shell or a service is given."""
 
 
 @dataclass
@@ -22,6 +25,8 @@ class RuntimeState:
     kafka_bootstrap: str
     dsns: dict[str, str]
     """Settings role (admin, screening, audit, auditor) -> database URL with password."""
+    key_settings: dict[str, str] = field(default_factory=dict)
+    """Signing key files and the anchor file (``LODESTONE_…`` settings)."""
     started: set[str] = field(default_factory=set)
     """The parts this call started ("kafka", "postgres"); a caller stops only those."""
     kafka_ready_s: float = 0.0
@@ -34,15 +39,19 @@ class RuntimeState:
         return self.dsns[role]
 
     def environment(self) -> dict[str, str]:
-        """The ``LODESTONE_…`` settings a process needs to use this runtime."""
+        """The ``LODESTONE_…`` settings a process needs to use this runtime.
+
+        Only the services' own roles: the bootstrap identity (migrations) is not handed to
+        shells or services; tools that need it call :func:`deploy.local.roles.local_dsn`.
+        """
         s = Settings()
-        env = {
-            "LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
-            "LODESTONE_DATABASE_URL": self.dsns["admin"],
-            **self.kafka_security,
-        }
+        env = {"LODESTONE_KAFKA_BOOTSTRAP": self.kafka_bootstrap, **self.kafka_security}
         env.update(
-            {f"LODESTONE_{role.upper()}_DATABASE_URL": url for role, url in self.dsns.items()}
+            {
+                f"LODESTONE_{role.upper()}_DATABASE_URL": url
+                for role, url in self.dsns.items()
+                if role in SERVICE_ROLES
+            }
         )
         env.update(
             {
@@ -51,8 +60,10 @@ class RuntimeState:
                 "LODESTONE_TOPIC_DEAD_LETTERS": s.topic_dead_letters,
                 "LODESTONE_TOPIC_LICENSES": s.topic_licenses,
                 "LODESTONE_TOPIC_CONTROLS": s.topic_controls,
+                "LODESTONE_TOPIC_ANCHORS": s.topic_anchors,
             }
         )
+        env.update(self.key_settings)
         return env
 
     def exports(self) -> str:
@@ -109,7 +120,15 @@ class Runtime:
         say(f"runtime up: Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}")
         security = kafka_secured.environment(cfg, acls.ADMIN) if cfg.secured else {}
         ca = str(postgres.tls_authority(cluster).ca_file)
-        return RuntimeState(cfg.kafka_bootstrap, dsns, started, ready, ca, security)
+        return RuntimeState(
+            cfg.kafka_bootstrap,
+            dsns,
+            keys.settings_environment(cfg),
+            started,
+            ready,
+            ca,
+            security,
+        )
 
     async def _kafka_contents(self) -> None:
         """The contract's topics and, on a secured broker, the ACLs (both idempotent)."""

@@ -38,6 +38,8 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         TopicSpec(s.topic_dead_letters, 1, {"max.message.bytes": str(4 * MIB)}),
         TopicSpec(s.topic_licenses, 1, compact),
         TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
+        # Every signed tree head, kept for good: outside verifiers compare the store with them.
+        TopicSpec(s.topic_anchors, 1, {"retention.ms": "-1"}),
     ]
 
 

@@ -17,9 +17,18 @@ import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.audit.merkle import consistency_proof
 from services.audit.presentation import jsonable
-from services.audit.queries import DecisionFilter, decision_by_id, list_decisions, shipment_history
+from services.audit.queries import (
+    DecisionFilter,
+    decision_by_id,
+    latest_tree_head,
+    leaf_hashes,
+    list_decisions,
+    shipment_history,
+)
 from services.audit.verify import stored_head
+from services.common.privileges import check_least_privilege
 
 _bearer = HTTPBearer(auto_error=False)
 Identifier = Annotated[str, Query(min_length=1, max_length=128)]
@@ -55,6 +64,8 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
         try:
+            async with app.state.pool.acquire() as conn:
+                await check_least_privilege(conn)  # a read API never runs as an owner
             yield
         finally:
             await app.state.pool.close()
@@ -124,5 +135,34 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
         async with request.app.state.pool.acquire() as conn:
             head = await stored_head(conn)
         return {"seq": head.seq, "record_hash": head.record_hash.hex()}
+
+    @app.get("/v1/tree/consistency")
+    async def tree_consistency(
+        request: Request,
+        first: Annotated[int, Query(ge=1)],
+        second: Annotated[int, Query(ge=1)],
+    ) -> dict[str, Any]:
+        """RFC 9162 consistency proof: the tree of ``first`` records is a prefix of ``second``.
+
+        For verifiers that hold signed heads but not the records (e.g. followers of
+        ``audit.anchors.v1``); check it with ``merkle.verify_consistency`` and the signed roots.
+        """
+        if first > second:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "first must not exceed second")
+        async with request.app.state.pool.acquire() as conn:
+            leaves = await leaf_hashes(conn, second)
+        if len(leaves) < second:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the log holds {len(leaves)} records")
+        proof = consistency_proof(leaves, first)
+        return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
+
+    @app.get("/v1/tree/head")
+    async def tree_head(request: Request) -> dict[str, Any]:
+        """The newest signed tree head (as on ``audit.anchors.v1``)."""
+        async with request.app.state.pool.acquire() as conn:
+            head = await latest_tree_head(conn)
+        if head is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no signed tree head yet")
+        return head.to_json()
 
     return app

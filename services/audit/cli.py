@@ -15,17 +15,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.audit.chain import ChainHead
 from services.audit.config import AuditSettings
 from services.audit.evidence_pack import build_pack, verify_pack
 from services.audit.presentation import flat, jsonable
 from services.audit.queries import DecisionFilter, list_decisions, shipment_history
-from services.audit.verify import append_checkpoint, last_checkpoint, verify_chain
+from services.audit.verify_command import run_verify
 from services.common.logging import configure_logging
 from services.common.settings import get_settings
+from services.common.signing import KeyRing
 
 audit_app = typer.Typer(help="The audit store: record, query, verify and export decisions.")
-_CHECKPOINT_EVERY = 100_000
 _TABLE_COLUMNS = ("seq", "decided_at", "shipment_id", "exporter_id", "outcome", "reason_codes")
 
 
@@ -128,48 +127,30 @@ def show(shipment_id: str) -> None:
 
 @audit_app.command()
 def verify(
-    full: Annotated[bool, typer.Option("--full", help="verify from the first record")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="recompute every record's hash, from the first")
+    ] = False,
     from_checkpoint: Annotated[
-        bool, typer.Option("--from-checkpoint", help="resume after the last checkpoint")
+        bool, typer.Option("--from-checkpoint", help="recompute only after the last checkpoint")
     ] = True,
     checkpoint_file: Annotated[Path | None, typer.Option(help="checkpoint file")] = None,
+    anchor_file: Annotated[Path | None, typer.Option(help="signed tree heads (JSON lines)")] = None,
+    log_public_key: Annotated[
+        Path | None, typer.Option(help="the audit log's public key (PEM)")
+    ] = None,
 ) -> None:
-    """Recompute the hash chain; exit 1 at the first broken record."""
-    path = checkpoint_file or AuditSettings().checkpoint_file
-    start = None if full or not from_checkpoint else last_checkpoint(path)
-    err = Console(stderr=True)
-
-    def progress(done: int, total: int) -> None:
-        err.print(f"verified {done}/{total} records", highlight=False)
-
-    written = [start.seq if start else 0]
-
-    def on_verified(head: ChainHead) -> None:
-        if head.seq - written[0] >= _CHECKPOINT_EVERY:
-            append_checkpoint(path, head)
-            written[0] = head.seq
-
-    async def check() -> int:
-        conn = await _connect()
-        try:
-            report = await verify_chain(
-                conn, checkpoint=start, progress=progress, on_verified=on_verified
-            )
-        finally:
-            await conn.close()
-        if report.broken is not None:
-            b = report.broken
-            typer.echo(f"BROKEN at record {b.seq} (decision {b.decision_id or '?'}): {b.problem}")
-            return 1
-        if report.head.seq > written[0]:
-            append_checkpoint(path, report.head)
-        typer.echo(
-            f"OK: {report.checked} record(s) verified after record {report.started_after};"
-            f" chain head {report.head.seq} {report.head.record_hash.hex()}"
-        )
-        return 0
-
-    raise typer.Exit(asyncio.run(check()))
+    """Check the chain, the tree against every signed head and checkpoint; exit 1 if broken."""
+    audit = AuditSettings()
+    outcome = run_verify(
+        full=full or not from_checkpoint,
+        checkpoint_file=checkpoint_file or audit.checkpoint_file,
+        anchor_file=anchor_file or audit.anchor_file,
+        log_public_key=log_public_key or audit.log_public_key_file,
+        connect=_connect,
+        echo=typer.echo,
+        progress=Console(stderr=True).print,
+    )
+    raise typer.Exit(outcome)
 
 
 @audit_app.command()
@@ -189,18 +170,38 @@ def export(shipment_id: str, out: Path) -> None:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     out.write_text(json.dumps(pack, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    typer.echo(f"wrote {out}: {len(pack['records'])} record(s), head {pack['chain_head']['seq']}")
+    head = pack["tree_head"]
+    typer.echo(
+        f"wrote {out}: {len(pack['records'])} record(s), signed tree head {head['tree_size']}"
+    )
 
 
 @audit_app.command("verify-pack")
-def verify_pack_command(file: Path) -> None:
+def verify_pack_command(
+    file: Path,
+    log_public_key: Annotated[
+        Path | None, typer.Option(help="the audit log's public key (PEM)")
+    ] = None,
+) -> None:
     """Check an evidence pack on its own (no database needed); exit 1 if it does not verify."""
-    problems = verify_pack(json.loads(file.read_text(encoding="utf-8")))
+    key_path = log_public_key or AuditSettings().log_public_key_file
+    problems: list[str] = []
+    keys = None
+    try:
+        keys = KeyRing.from_files([key_path]) if key_path is not None else None
+        pack = json.loads(file.read_bytes())
+    except (OSError, ValueError) as exc:  # unreadable file or key, not JSON
+        problems.append(str(exc))
+    else:
+        problems = verify_pack(pack, keys)
     for problem in problems:
         typer.echo(f"FAIL {problem}")
     if problems:
         raise typer.Exit(1)
-    typer.echo("OK: every record matches its hash and the catalogues their digests")
+    typer.echo(
+        "OK: every record matches its hash and is in the signed tree; catalogues match their "
+        "digests"
+    )
 
 
 @audit_app.command()

@@ -25,6 +25,18 @@ class AuditSettings(BaseSettings):
     """Comma-separated bearer tokens of the read API; empty refuses every request."""
     checkpoint_file: Path = Path(".local/audit-checkpoints.jsonl")
     """Where ``lodestone audit verify`` keeps its checkpoints (outside the store it checks)."""
+    signature_workers: int = 0
+    """Processes that verify decision signatures while a batch is decoded (0: in the service's
+    own process). Ed25519 verification is the largest cost per record (~4-5x decoding); on a
+    host with cores to spare, 1-2 workers take it off the writer's core. On the shared 2-core
+    reference machine they gained nothing (docs/audit.md, Throughput)."""
+    log_signing_key_file: Path | None = None
+    """Ed25519 private key (PEM) the audit service signs its tree heads with; required by it."""
+    log_public_key_file: Path | None = None
+    """The audit log's public key: what ``verify`` and ``verify-pack`` check tree heads with."""
+    anchor_file: Path | None = None
+    """Append-only JSON-lines file of every signed tree head, kept outside the store and the
+    checkout; the service appends, ``verify`` reads it. Unset: heads go to Kafka only."""
 
     def tokens(self) -> list[str]:
         return [t.strip() for t in self.api_tokens.split(",") if t.strip()]

@@ -18,13 +18,17 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from services.audit.anchors import AnchorPublisher
 from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.retry import Backoff, retry_transient
+from services.audit.signature_checks import SignatureChecker
 from services.audit.store import BatchResult, Rejected, write_batch
+from services.audit.tree_log import TreeLog
 from services.common.kafka_helpers import commit_offsets, observe_lag
 from services.common.logging import get_logger
+from services.common.signing import KeyRing, SignatureCheck
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)  # the level configure_logging() sets
@@ -38,19 +42,39 @@ class _Decoded:
     """decision_id -> (key, value) of its first occurrence, to reject it if the store refuses."""
 
 
-def decode_batch(messages: list[ConsumerRecord[bytes, bytes]]) -> _Decoded:
-    """Decode one poll's records; undecodable ones become rejections, in order."""
+def decode_batch(
+    messages: list[ConsumerRecord[bytes, bytes]], checks: list[SignatureCheck]
+) -> _Decoded:
+    """Decode one poll's records; unsigned, forged or undecodable ones become rejections.
+
+    ``checks[i]`` is the outcome of checking ``messages[i]``'s signature.
+    """
     now = datetime.now(UTC)
     out = _Decoded([], [], {})
-    for msg in messages:
+    for msg, check in zip(messages, checks, strict=True):
         source = SourceCoordinates(msg.topic, msg.partition, msg.offset)
-        item = decode_decision(msg.value, msg.key, source, now)
+        item = decode_decision(msg.value, msg.key, source, now, check)
         if isinstance(item, Rejected):
             out.rejected.append(item)
         else:
             out.records.append(item)
             out.originals.setdefault(item.decision_id, (msg.key, msg.value))
     return out
+
+
+async def decode_verified(
+    messages: list[ConsumerRecord[bytes, bytes]], signatures: SignatureChecker
+) -> _Decoded:
+    """:func:`decode_batch` with every signature checked; the two overlap (see
+    :mod:`services.audit.signature_checks`)."""
+    pairs = [(msg.value or b"", msg.headers) for msg in messages]
+    read = signatures.read(pairs)
+    pending = signatures.verify(pairs, read)
+    decoded = decode_batch(messages, read)
+    checks = await pending
+    if any(c.problem is not None and r.problem is None for c, r in zip(checks, read, strict=True)):
+        decoded = decode_batch(messages, checks)  # a signature failed: decode again, rejecting it
+    return decoded
 
 
 class DecisionsIngest:
@@ -62,6 +86,10 @@ class DecisionsIngest:
         pool: asyncpg.Pool,
         metrics: AuditMetrics,
         *,
+        keys: KeyRing,
+        tree: TreeLog,
+        signature_workers: int = 0,
+        anchors: AnchorPublisher | None = None,
         batch_max_records: int = 1000,
         poll_timeout_ms: int = 200,
         backoff: Backoff | None = None,
@@ -69,6 +97,9 @@ class DecisionsIngest:
     ) -> None:
         self._consumer = consumer
         self._pool = pool
+        self._signatures = SignatureChecker(keys, signature_workers)
+        self._tree = tree
+        self._anchors = anchors
         self._metrics = metrics
         self._batch_max = batch_max_records
         self._poll_timeout_ms = poll_timeout_ms
@@ -94,7 +125,7 @@ class DecisionsIngest:
             await self._update_lag()
             return 0
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
-        decoded = decode_batch(messages)
+        decoded = await decode_verified(messages, self._signatures)
         await self.flush()
         sent = asyncio.Event()
         self._in_flight = asyncio.create_task(
@@ -127,6 +158,7 @@ class DecisionsIngest:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._signatures.close()
 
     async def _write_and_commit(
         self,
@@ -141,6 +173,8 @@ class DecisionsIngest:
             self._metrics.write_latency.observe(time.perf_counter() - started)
             self._metrics.batch_size.observe(count)
             self._record(result)
+            if result.tree_head is not None and self._anchors is not None:
+                await self._anchors.publish(result.tree_head)
             await self._commit(offsets)
         finally:
             sent.set()
@@ -152,7 +186,7 @@ class DecisionsIngest:
         on_sent: Callable[[], None] | None = None,
     ) -> BatchResult:
         async with self._pool.acquire() as conn:
-            result = await write_batch(conn, records, rejected, on_sent=on_sent)
+            result = await write_batch(conn, records, rejected, on_sent=on_sent, tree=self._tree)
         self._on_db_state(True)
         return result
 
@@ -198,10 +232,12 @@ class DecisionsIngest:
             total.inserted += result.inserted
             total.duplicates += result.duplicates
             total.head = result.head
+            total.tree_head = result.tree_head or total.tree_head
         # If even this fails the error propagates and the service stops: never skip silently.
         last = await self._write_retrying([], rejected, "rejected records")
-        total.rejected = len(rejected)
+        total.rejected = last.rejected
         total.head = total.head or last.head
+        total.tree_head = last.tree_head or total.tree_head
         return total
 
     def _record(self, result: BatchResult) -> None:

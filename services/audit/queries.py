@@ -6,10 +6,14 @@ from the constant fragments below, so no input can change a statement's shape.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.audit.merkle import leaf_hash
+from services.audit.tree_head import SignedTreeHead
 from services.common.db import Conn
 
 LIST_COLUMNS: tuple[str, ...] = (
@@ -103,8 +107,8 @@ async def list_decisions(
 _HISTORY = (
     "SELECT seq, prev_hash, record_hash, decision_id, shipment_id, event_id, exporter_id,"
     " outcome, trigger, catalogue_version, supersedes, decided_at, recorded_at, source_topic,"
-    " source_partition, source_offset, reason_codes, control_ids, license_ids, decision"
-    " FROM audit.decisions_v WHERE shipment_id = $1 ORDER BY seq"
+    " source_partition, source_offset, reason_codes, control_ids, license_ids, decision,"
+    " signature_key_id, signature FROM audit.decisions_v WHERE shipment_id = $1 ORDER BY seq"
 )
 
 
@@ -128,3 +132,27 @@ async def catalogue(conn: Conn, version: str) -> dict[str, Any] | None:
         version,
     )
     return None if row is None else dict(row)
+
+
+_LATEST_HEAD = (
+    "SELECT head, signature FROM audit.tree_heads_v WHERE tree_size >= $1"
+    " ORDER BY tree_size DESC, id DESC LIMIT 1"
+)
+
+
+async def latest_tree_head(conn: Conn, covering: int = 0) -> SignedTreeHead | None:
+    """The newest signed tree head of at least ``covering`` records, as signed."""
+    row = await conn.fetchrow(_LATEST_HEAD, covering)
+    if row is None:
+        return None
+    body = json.loads(row["head"])
+    body["signature"] = base64.b64encode(bytes(row["signature"])).decode("ascii")
+    return SignedTreeHead.from_json(body)
+
+
+_LEAF_HASHES = "SELECT record_hash FROM audit.decisions_v WHERE seq <= $1 ORDER BY seq"
+
+
+async def leaf_hashes(conn: Conn, size: int) -> list[bytes]:
+    """The Merkle leaf hashes of the first ``size`` records (fewer if the store is shorter)."""
+    return [leaf_hash(bytes(row[0])) for row in await conn.fetch(_LEAF_HASHES, size)]

@@ -8,6 +8,8 @@ of the content, so altering any of them breaks the chain just like altering the 
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -45,8 +47,12 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "control_ids",
     "license_ids",
     "decision",
+    "signature_key_id",
+    "signature",
 )
 CHAIN_COLUMNS = ("seq", "prev_hash", "record_hash")
+SIGNATURE_COLUMNS = ("signature_key_id", "signature")
+"""Added by migration 0004: part of the content only when set (older records have neither)."""
 CONTENT_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in CHAIN_COLUMNS)
 
 
@@ -82,6 +88,8 @@ class PendingRecord(NamedTuple):
     license_ids: list[str]
     decision_json: str
     content: bytes
+    signature_key_id: str | None = None
+    signature: bytes | None = None
 
     def row(self, seq: int, prev_hash: bytes, record_hash: bytes) -> tuple[Any, ...]:
         """The COPY row, in :data:`RECORD_COLUMNS` order."""
@@ -90,7 +98,7 @@ class PendingRecord(NamedTuple):
             self.exporter_id, self.outcome, self.trigger, self.catalogue_version, self.supersedes,
             self.decided_at, self.recorded_at, self.source.topic, self.source.partition,
             self.source.offset, self.reason_codes, self.control_ids, self.license_ids,
-            self.decision_json,
+            self.decision_json, self.signature_key_id, self.signature,
         )  # fmt: skip
 
 
@@ -103,25 +111,64 @@ def hashed_content(fields: dict[str, Any]) -> dict[str, Any]:
     """The part of a record the chain hashes, as JSON values (what an evidence pack shows).
 
     ``decision`` may be the parsed JSON object or its JSON text (as asyncpg returns jsonb);
-    timestamps may be datetimes or their canonical strings.
+    timestamps may be datetimes or their canonical strings. The signature columns are part of
+    the content only when set; the signature as base64 text.
     """
     content: dict[str, Any] = {}
     for column in CONTENT_COLUMNS:
-        value = fields[column]
-        if isinstance(value, datetime):
+        value = fields.get(column) if column in SIGNATURE_COLUMNS else fields[column]
+        if column in SIGNATURE_COLUMNS:
+            if value is None:
+                continue
+            if column == "signature" and not isinstance(value, str):
+                value = base64.b64encode(bytes(value)).decode("ascii")
+        elif isinstance(value, datetime):
             value = canonical_timestamp(value)
         elif column == "decision" and isinstance(value, str):
-            value = parse_json(value)
+            value = stored_decision(value)
         elif isinstance(value, tuple):
             value = list(value)
         content[column] = value
     return content
 
 
+def stored_decision(text: str) -> Any:
+    """The decision for the content hash, from the text the store holds.
+
+    Text in canonical form (everything written since migration 0002) enters the hash as the
+    stored bytes exactly. Other text (rows written before 0002 hold jsonb's spacing and key
+    order) is parsed and re-canonicalised, but only when no object in it repeats a key: a
+    repeated key would let the bytes say one thing to a reader and another to the hash.
+    Raises :class:`NotCanonicalError` for repeated keys or text that is not JSON.
+    """
+    raw = text.encode("utf-8")
+    try:
+        parsed = parse_json(raw)
+    except orjson.JSONDecodeError as exc:
+        raise NotCanonicalError(f"the stored decision is not JSON: {exc}") from exc
+    if canonical_bytes(parsed) == raw:
+        return orjson.Fragment(raw)
+    json.loads(text, object_pairs_hook=_refuse_repeated_keys)
+    return parsed
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        raise NotCanonicalError(f"the stored decision repeats the key(s) {repeated}")
+    return dict(pairs)
+
+
 def pending_record(
-    payload: dict[str, Any], source: SourceCoordinates, recorded_at: datetime
+    payload: dict[str, Any],
+    source: SourceCoordinates,
+    recorded_at: datetime,
+    signature: tuple[str, bytes] | None = None,
 ) -> PendingRecord:
     """Turn a published decision (parsed JSON) into the record the store chains and inserts.
+
+    ``signature`` is the verified ``(key id, signature)`` the decision was published with.
 
     Raises ``pydantic.ValidationError`` when an indexed field is missing or malformed, and
     :class:`NotCanonicalError` when the decision cannot be stored canonically.
@@ -156,6 +203,14 @@ def pending_record(
             "source_topic": source.topic,
             "supersedes": indexed.supersedes,
             "trigger": indexed.trigger,
+            **(
+                {}
+                if signature is None
+                else {
+                    "signature": base64.b64encode(signature[1]).decode("ascii"),
+                    "signature_key_id": signature[0],
+                }
+            ),
         }
     )
     return PendingRecord(
@@ -175,6 +230,8 @@ def pending_record(
         indexed.license_ids,
         decision_bytes.decode("utf-8"),
         content,
+        None if signature is None else signature[0],
+        None if signature is None else signature[1],
     )
 
 

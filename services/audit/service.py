@@ -6,23 +6,32 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.audit.anchors import AnchorPublisher
 from services.audit.config import AuditSettings
 from services.audit.controls_ingest import ControlsIngest
 from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.metrics import AuditMetrics
 from services.audit.retry import Backoff, retry_transient
+from services.audit.tree_log import TreeLog
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.kafka_security import kafka_client_options
 from services.common.logging import get_logger
 from services.common.pool import create_pool
+from services.common.privileges import check_least_privilege
 from services.common.settings import Settings
+from services.common.signing import KeyRing, Signer
 
 log = get_logger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    """The service lacks a setting it cannot run safely without."""
 
 
 @dataclass
@@ -33,6 +42,13 @@ class ServiceOptions:
     dsn: str
     decisions_topic: str
     controls_topic: str
+    decision_keys: KeyRing
+    """Public keys whose decision signatures are accepted (old and new during a rotation)."""
+    log_signer: Signer
+    """The audit log's key: signs each tree head."""
+    anchors_topic: str | None = None
+    anchor_file: Path | None = None
+    signature_workers: int = 0
     group_id: str = "lodestone-audit"
     batch_max_records: int = 1000
     poll_timeout_ms: int = 200
@@ -42,11 +58,28 @@ class ServiceOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings, audit: AuditSettings) -> ServiceOptions:
+        """Options from settings; raises :class:`ConfigurationError` when a key is missing."""
+        key_files = settings.decision_public_keys()
+        if not key_files:
+            raise ConfigurationError(
+                "LODESTONE_DECISION_PUBLIC_KEY_FILES is empty: the audit service records only "
+                "decisions signed by a trusted key"
+            )
+        if audit.log_signing_key_file is None:
+            raise ConfigurationError(
+                "LODESTONE_AUDIT_LOG_SIGNING_KEY_FILE is not set: every batch is anchored by a "
+                "signed tree head"
+            )
         return cls(
             bootstrap=settings.kafka_bootstrap,
             dsn=settings.dsn_for("audit"),
             decisions_topic=settings.topic_decisions,
             controls_topic=settings.topic_controls,
+            decision_keys=KeyRing.from_files(key_files),
+            log_signer=Signer.from_file(audit.log_signing_key_file),
+            anchors_topic=settings.topic_anchors,
+            anchor_file=audit.anchor_file,
+            signature_workers=audit.signature_workers,
             group_id=audit.group_id,
             batch_max_records=audit.batch_max_records,
             poll_timeout_ms=audit.poll_timeout_ms,
@@ -90,6 +123,12 @@ class AuditService:
             backoff=o.backoff,
             what="connect",
         )
+        try:
+            async with pool.acquire() as conn:
+                await check_least_privilege(conn)
+        except BaseException:
+            await pool.close()
+            raise
         self.db_ok = True
         decisions = AIOKafkaConsumer(
             o.decisions_topic,
@@ -110,10 +149,26 @@ class AuditService:
             **kafka_client_options(),
         )
         self._decisions = decisions
+        anchor_producer = None
+        if o.anchors_topic:
+            anchor_producer = AIOKafkaProducer(
+                bootstrap_servers=o.bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                **kafka_client_options(),
+            )
+        anchors = AnchorPublisher(
+            file=o.anchor_file, producer=anchor_producer, topic=o.anchors_topic or ""
+        )
         ingest = DecisionsIngest(
             decisions,
             pool,
             self.metrics,
+            keys=o.decision_keys,
+            tree=TreeLog(o.log_signer),
+            anchors=anchors,
+            signature_workers=o.signature_workers,
             batch_max_records=o.batch_max_records,
             poll_timeout_ms=o.poll_timeout_ms,
             backoff=o.backoff,
@@ -122,6 +177,8 @@ class AuditService:
         catalogue = ControlsIngest(controls, pool, self.metrics, backoff=o.backoff)
         await decisions.start()
         await controls.start()
+        if anchor_producer is not None:
+            await anchor_producer.start()
         freeze_startup_objects()
         log.info("audit service started", topic=o.decisions_topic, group_id=o.group_id)
         tasks = [
@@ -145,6 +202,8 @@ class AuditService:
             await asyncio.gather(*tasks, return_exceptions=True)
             await decisions.stop()
             await controls.stop()
+            if anchor_producer is not None:
+                await anchor_producer.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pool.close(), timeout=5)
             await self.health.stop()

@@ -1,27 +1,55 @@
-"""Recomputing the hash chain from the store, incrementally from a checkpoint or in full.
+"""Verifying the store against its own hashes and against every head seen outside it.
+
+Three things are checked, in one pass over the records in ``seq`` order:
+
+1. the hash chain: each ``seq`` follows without a gap, ``prev_hash`` is the previous record's
+   hash and ``record_hash`` is the hash of the record's content, recomputed from the stored
+   bytes (for records after the resume point; all of them with ``full``);
+2. the Merkle tree: its root at the size of every signed tree head (from ``audit.tree_heads``
+   and from the anchor file, each signature checked first) must be the signed root, and the
+   record at that size the signed last record; every checkpoint's record must hold the
+   checkpointed hash. A head or checkpoint beyond the end of the store means records were
+   removed. So a shortened or rewritten log fails, resumed or ``full``;
+3. the rejected records' own chain, and the rejected head each tree head pins.
 
 Checkpoints ("records 1..seq verified, the hash of seq is H") live in a file the verifier keeps,
-deliberately outside the database it checks: whoever can rewrite the records (a superuser) could
-rewrite checkpoints stored next to them too.
+deliberately outside the database it checks; all of them are checked on every run, and a new
+one is only ever appended above the highest (docs/audit.md, ADR 0016).
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.audit.chain import GENESIS_HASH, ChainBreak, ChainHead, Link, check_links
+from services.audit.canonical import NotCanonicalError
+from services.audit.chain import ChainBreak, ChainHead, link_hash
+from services.audit.merkle import Frontier
 from services.audit.records import RECORD_COLUMNS, content_of
+from services.audit.store import rejected_content
+from services.audit.tree_head import SignedTreeHead, TreeHeadError
 from services.common.db import Conn
+from services.common.signing import KeyRing
 
-_SELECT = f"SELECT {', '.join(RECORD_COLUMNS)} FROM audit.decisions_v"  # noqa: S608 (constant)
-_CHUNK = f"{_SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"
-_ONE = f"{_SELECT} WHERE seq = $1"
+_COLUMNS = ", ".join("decision_text AS decision" if c == "decision" else c for c in RECORD_COLUMNS)
+_FULL = f"SELECT {_COLUMNS} FROM audit.decisions_v WHERE seq > $1 ORDER BY seq LIMIT $2"  # noqa: S608
+_CHAIN_ONLY = (
+    "SELECT seq, prev_hash, record_hash, decision_id FROM audit.decisions_v"
+    " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+)
 _HEAD = "SELECT seq, record_hash FROM audit.chain_head_v"
+_TREE_HEADS = "SELECT id, head, key_id, signature FROM audit.tree_heads_v ORDER BY id"
+_REJECTED = (
+    "SELECT seq, prev_hash, record_hash, source_topic, source_partition, source_offset,"
+    " record_key, payload, error_type, error, rejected_at FROM audit.rejected_records_v"
+    " WHERE seq IS NOT NULL ORDER BY seq"
+)
+_UNCHAINED = "SELECT count(*) FROM audit.rejected_records_v WHERE seq IS NULL"
 
 Progress = Callable[[int, int], None]
 """Called with (records checked so far, records to check in all)."""
@@ -43,18 +71,37 @@ class Checkpoint:
         )
 
 
-def last_checkpoint(path: Path) -> Checkpoint | None:
-    """The newest checkpoint in ``path`` (JSON lines), or None."""
+def read_checkpoints(path: Path) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint in ``path`` (JSON lines) and the lines that are not checkpoints."""
+    found: list[Checkpoint] = []
+    problems: list[str] = []
     if not path.exists():
-        return None
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
-        return None
-    data = json.loads(lines[-1])
-    return Checkpoint(int(data["seq"]), bytes.fromhex(data["record_hash"]), data["verified_at"])
+        return found, problems
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            record_hash = bytes.fromhex(data["record_hash"])
+            if type(data["seq"]) is not int or data["seq"] < 1 or len(record_hash) != 32:
+                raise ValueError("not a checkpoint")
+            found.append(Checkpoint(data["seq"], record_hash, str(data["verified_at"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{path}:{number}: not a checkpoint ({exc})")
+    return found, problems
+
+
+def last_checkpoint(path: Path) -> Checkpoint | None:
+    """The highest checkpoint in ``path``, or None."""
+    found, _ = read_checkpoints(path)
+    return max(found, key=lambda c: c.seq, default=None)
 
 
 def append_checkpoint(path: Path, head: ChainHead) -> Checkpoint:
+    """Append ``head`` as a checkpoint, only ever above the highest one already in ``path``."""
+    highest = last_checkpoint(path)
+    if highest is not None and head.seq <= highest.seq:
+        raise ValueError(f"checkpoint {head.seq} would not be above checkpoint {highest.seq}")
     checkpoint = Checkpoint(head.seq, head.record_hash, datetime.now(UTC).isoformat())
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
@@ -63,6 +110,18 @@ def append_checkpoint(path: Path, head: ChainHead) -> Checkpoint:
 
 
 @dataclass(frozen=True)
+class Witness:
+    """What something outside the chain says the log held at ``size``."""
+
+    size: int
+    source: str
+    root: bytes | None = None
+    record_hash: bytes | None = None
+    rejected_size: int | None = None
+    rejected_hash: bytes | None = None
+
+
+@dataclass
 class VerifyReport:
     """Outcome of a verification run."""
 
@@ -71,21 +130,29 @@ class VerifyReport:
     checked: int
     stored_head: int
     broken: ChainBreak | None
+    witnesses: int = 0
+    """Signed tree heads and checkpoints the store was checked against."""
+    rejected_chained: int = 0
+    rejected_unchained: int = 0
+    rejected_by_type: dict[str, int] = field(default_factory=dict)
+    """Chained rejected records by ``error_type`` (e.g. ``SignatureRejected``)."""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.broken is None
 
 
-def link_of(row: Any) -> Link:
-    fields = dict(row)
-    return Link(
-        seq=fields["seq"],
-        prev_hash=bytes(fields["prev_hash"]),
-        record_hash=bytes(fields["record_hash"]),
-        content=content_of(fields),
-        decision_id=fields["decision_id"],
-    )
+def witnesses_of(
+    checkpoints: Iterable[Checkpoint], heads: Iterable[tuple[str, SignedTreeHead]]
+) -> list[Witness]:
+    found = [Witness(c.seq, "checkpoint", record_hash=c.record_hash) for c in checkpoints]
+    for source, h in heads:
+        last = h.last_record_hash if h.tree_size > 0 else None
+        found.append(
+            Witness(h.tree_size, source, h.root_hash, last, h.rejected_size, h.rejected_head_hash)
+        )
+    return found
 
 
 async def stored_head(conn: Conn) -> ChainHead:
@@ -93,49 +160,211 @@ async def stored_head(conn: Conn) -> ChainHead:
     return ChainHead.genesis() if row is None else ChainHead(row["seq"], bytes(row["record_hash"]))
 
 
-async def _resume_point(conn: Conn, checkpoint: Checkpoint) -> tuple[ChainHead, ChainBreak | None]:
-    row = await conn.fetchrow(_ONE, checkpoint.seq)
-    if row is None:
-        problem = f"checkpointed record {checkpoint.seq} is gone (records were deleted)"
-        return ChainHead.genesis(), ChainBreak(checkpoint.seq, "", problem)
-    link = link_of(row)
-    if link.record_hash != checkpoint.record_hash:
-        problem = "record_hash differs from the checkpoint (the chain was rewritten)"
-        return ChainHead.genesis(), ChainBreak(link.seq, link.decision_id, problem)
-    _, broken = check_links(ChainHead(link.seq - 1, link.prev_hash), [link])
-    return ChainHead(link.seq, link.record_hash), broken
+async def stored_tree_heads(
+    conn: Conn, keys: KeyRing
+) -> tuple[list[tuple[str, SignedTreeHead]], ChainBreak | None]:
+    """The tree heads in the store, each signature checked; a forged one is a break."""
+    found: list[tuple[str, SignedTreeHead]] = []
+    for row in await conn.fetch(_TREE_HEADS):
+        where = f"audit.tree_heads id {row['id']}"
+        try:
+            body = json.loads(row["head"])
+            body["signature"] = base64.b64encode(bytes(row["signature"])).decode()
+            head = SignedTreeHead.from_json(body)
+        except (TreeHeadError, ValueError, TypeError) as exc:
+            return found, ChainBreak(0, "", f"{where} is malformed: {exc}")
+        if head.signed_bytes() != row["head"].encode("utf-8"):
+            return found, ChainBreak(0, "", f"{where} is not in canonical form")
+        problem = head.problem(keys)
+        if problem is not None:
+            return found, ChainBreak(head.tree_size, "", f"{where}: {problem}")
+        found.append((where, head))
+    return found, None
+
+
+def check_signed(heads: Iterable[tuple[str, SignedTreeHead]], keys: KeyRing) -> ChainBreak | None:
+    for source, head in heads:
+        problem = head.problem(keys)
+        if problem is not None:
+            return ChainBreak(head.tree_size, "", f"{source}: {problem}")
+    return None
+
+
+class _Scan:
+    """The running state of one pass: chain head, tree frontier, witnesses by size."""
+
+    def __init__(self, witnesses: list[Witness]) -> None:
+        self.head = ChainHead.genesis()
+        self.frontier = Frontier()
+        self.by_size: dict[int, list[Witness]] = {}
+        for w in witnesses:
+            self.by_size.setdefault(w.size, []).append(w)
+        self.matched = 0
+
+    def take(
+        self, seq: int, prev: bytes, record_hash: bytes, decision_id: str, content: bytes | None
+    ) -> ChainBreak | None:
+        expected = self.head.seq + 1
+        if seq != expected:
+            return ChainBreak(
+                expected, decision_id, f"record {expected} is missing (next is {seq})"
+            )
+        if prev != self.head.record_hash:
+            return ChainBreak(
+                seq, decision_id, "prev_hash does not match the previous record's hash"
+            )
+        if content is not None and link_hash(prev, content) != record_hash:
+            problem = "record_hash does not match the record's content (content was altered)"
+            return ChainBreak(seq, decision_id, problem)
+        self.head = ChainHead(seq, record_hash)
+        self.frontier.append(record_hash)
+        return self.check_witnesses(decision_id)
+
+    def check_witnesses(self, decision_id: str = "") -> ChainBreak | None:
+        size = self.frontier.size
+        for w in self.by_size.get(size, ()):
+            if w.root is not None and w.root != self.frontier.root():
+                problem = (
+                    f"the tree of the first {size} records differs from the signed tree head "
+                    f"in {w.source} (the log was rewritten)"
+                )
+                return ChainBreak(size, decision_id, problem)
+            if w.record_hash is not None and w.record_hash != self.head.record_hash:
+                problem = f"record_hash differs from the {w.source} (the chain was rewritten)"
+                return ChainBreak(size, decision_id, problem)
+            self.matched += 1
+        return None
 
 
 async def verify_chain(
     conn: Conn,
     *,
     checkpoint: Checkpoint | None = None,
+    witnesses: list[Witness] | None = None,
+    keys: KeyRing | None = None,
     progress: Progress | None = None,
     on_verified: Callable[[ChainHead], None] | None = None,
     chunk_size: int = 5000,
 ) -> VerifyReport:
-    """Check every record after ``checkpoint`` (all records without one) in seq order.
+    """Check the store; contents are recomputed after ``checkpoint`` (all without one).
 
+    ``witnesses`` are the checkpoints and outside tree heads to hold the store to; with
+    ``keys`` (the log's public keys) the store's own tree heads are checked and used too.
     ``on_verified`` is called with the head after each verified chunk (to write checkpoints).
     """
     top = await stored_head(conn)
-    head = ChainHead(0, GENESIS_HASH)
+    all_witnesses = list(witnesses or [])
     if checkpoint is not None:
-        head, broken = await _resume_point(conn, checkpoint)
+        all_witnesses.append(
+            Witness(checkpoint.seq, "checkpoint", record_hash=checkpoint.record_hash)
+        )
+    if keys is not None:
+        stored, broken = await stored_tree_heads(conn, keys)
         if broken is not None:
-            return VerifyReport(checkpoint.seq, head, 0, top.seq, broken)
-    started_after, checked = head.seq, 0
-    total = max(0, top.seq - started_after)
-    while True:
-        rows = await conn.fetch(_CHUNK, head.seq, chunk_size)
+            return VerifyReport(0, ChainHead.genesis(), 0, top.seq, broken)
+        all_witnesses.extend(witnesses_of([], stored))
+    start = checkpoint.seq if checkpoint is not None else 0
+    scan = _Scan(all_witnesses)
+    report = VerifyReport(start, scan.head, 0, top.seq, None)
+    report.broken = scan.check_witnesses()  # heads of the empty log
+    # The prefix already verified: its chain and tree, not its contents.
+    while report.broken is None and scan.head.seq < min(start, top.seq):
+        rows = await conn.fetch(_CHAIN_ONLY, scan.head.seq, start, chunk_size)
         if not rows:
             break
-        head, broken = check_links(head, (link_of(row) for row in rows))
-        if broken is not None:
-            return VerifyReport(started_after, head, checked, top.seq, broken)
-        checked += len(rows)
-        if progress is not None:
-            progress(checked, total)
-        if on_verified is not None:
-            on_verified(head)
-    return VerifyReport(started_after, head, checked, top.seq, None)
+        for row in rows:
+            report.broken = scan.take(
+                row["seq"], bytes(row["prev_hash"]), bytes(row["record_hash"]),
+                row["decision_id"], None,
+            )  # fmt: skip
+            if report.broken is not None:
+                break
+    total = max(0, top.seq - start)
+    while report.broken is None:
+        rows = await conn.fetch(_FULL, scan.head.seq, chunk_size)
+        if not rows:
+            break
+        for row in rows:
+            fields = dict(row)
+            try:
+                content = content_of(fields)
+            except NotCanonicalError as exc:
+                report.broken = ChainBreak(fields["seq"], fields["decision_id"], str(exc))
+                break
+            report.broken = scan.take(
+                fields["seq"], bytes(fields["prev_hash"]), bytes(fields["record_hash"]),
+                fields["decision_id"], content,
+            )  # fmt: skip
+            if report.broken is not None:
+                break
+            report.checked += 1
+        if report.broken is None:
+            if progress is not None:
+                progress(report.checked, total)
+            if on_verified is not None:
+                on_verified(scan.head)
+    report.head = scan.head
+    report.witnesses = scan.matched
+    if report.broken is None:
+        beyond = [w for w in all_witnesses if w.size > scan.head.seq]
+        if beyond:
+            w = max(beyond, key=lambda w: w.size)
+            problem = (
+                f"the log ends at record {scan.head.seq} but the {w.source} covers {w.size} "
+                "records (records were removed)"
+            )
+            report.broken = ChainBreak(scan.head.seq + 1, "", problem)
+    if report.broken is None:
+        await _verify_rejected(conn, all_witnesses, report)
+    return report
+
+
+async def _verify_rejected(conn: Conn, witnesses: list[Witness], report: VerifyReport) -> None:
+    """The rejected records' chain, and the rejected head each tree head pins."""
+    pinned: dict[int, list[Witness]] = {}
+    for w in witnesses:
+        if w.rejected_size is not None:
+            pinned.setdefault(w.rejected_size, []).append(w)
+    head = ChainHead.genesis()
+
+    def check_pins() -> ChainBreak | None:
+        for w in pinned.get(head.seq, ()):
+            if w.rejected_hash != head.record_hash:
+                problem = f"rejected record {head.seq} differs from the {w.source} (rewritten)"
+                return ChainBreak(head.seq, "", problem)
+        return None
+
+    report.broken = check_pins()
+    for row in await conn.fetch(_REJECTED) if report.broken is None else []:
+        fields: dict[str, Any] = dict(row)
+        seq, prev, record_hash = (
+            fields["seq"],
+            bytes(fields["prev_hash"]),
+            bytes(fields["record_hash"]),
+        )
+        problem = None
+        if seq != head.seq + 1:
+            problem = f"rejected record {head.seq + 1} is missing"
+        elif prev != head.record_hash:
+            problem = "prev_hash does not match the previous rejected record's hash"
+        elif link_hash(prev, rejected_content(fields)) != record_hash:
+            problem = "record_hash does not match the rejected record's content (altered)"
+        if problem is not None:
+            report.broken = ChainBreak(seq, "", f"rejected records: {problem}")
+            return
+        head = ChainHead(seq, record_hash)
+        kind = fields["error_type"]
+        report.rejected_by_type[kind] = report.rejected_by_type.get(kind, 0) + 1
+        report.broken = check_pins()
+        if report.broken is not None:
+            return
+    report.rejected_chained = head.seq
+    report.rejected_unchained = int(await conn.fetchval(_UNCHAINED) or 0)
+    removed = [w for w in witnesses if (w.rejected_size or 0) > head.seq]
+    if removed:
+        w = max(removed, key=lambda w: w.rejected_size or 0)
+        problem = (
+            f"the rejected records end at {head.seq} but the {w.source} covers "
+            f"{w.rejected_size} (rejected records were removed)"
+        )
+        report.broken = ChainBreak(head.seq + 1, "", problem)

@@ -6,6 +6,10 @@ and applied in numeric order, each in its own transaction together with its row 
 (two services starting at once, parallel test sessions). An applied file must never change: a
 different checksum stops the run, because the database no longer matches the code.
 Files must not contain their own ``BEGIN``/``COMMIT``.
+
+The runner logs in as a bootstrap identity and applies every file after ``SET ROLE`` to the
+owner role (:data:`OWNER_ROLE`, which cannot log in), so every object it creates belongs to that
+role and no login role owns anything (docs/audit.md, "Least privilege").
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ COMPONENTS: tuple[str, ...] = ("screening", "audit")
 
 Any other ``services/*/migrations`` folder is migrated after these, in name order.
 """
+
+OWNER_ROLE = "lodestone_owner"
+"""The NOLOGIN role that owns the database's schemas and tables."""
 
 _LOCK_KEY = 0x4C6F6465  # "Lode": one advisory lock for every migration run on the database
 _FILE_NAME = re.compile(r"^(\d+)_[A-Za-z0-9_.-]+\.sql$")
@@ -82,6 +89,7 @@ async def apply_migrations(dsn: str, component: str, directory: Path) -> list[st
     migrations = discover(directory)
     conn = await asyncpg.connect(dsn)
     try:
+        await _become_owner(conn)
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:
             return await _apply_locked(conn, component, migrations)
@@ -89,6 +97,20 @@ async def apply_migrations(dsn: str, component: str, directory: Path) -> list[st
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await conn.close()
+
+
+async def _become_owner(conn: asyncpg.Connection) -> None:
+    """``SET ROLE`` to :data:`OWNER_ROLE`; refuse to migrate as anybody who cannot."""
+    allowed = await conn.fetchval(
+        "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = $1",
+        OWNER_ROLE,
+    )
+    if not allowed:
+        raise MigrationError(
+            f"migrations run as a member of {OWNER_ROLE}, which owns the schemas; "
+            f"{await conn.fetchval('SELECT current_user')} is not one"
+        )
+    await conn.execute(f"SET ROLE {OWNER_ROLE}")
 
 
 async def _apply_locked(

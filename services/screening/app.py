@@ -21,7 +21,9 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
 from services.common.kafka_security import kafka_broker_options, kafka_client_options
 from services.common.logging import get_logger
+from services.common.privileges import check_dsn
 from services.common.settings import Settings
+from services.common.signing import decision_signer
 from services.screening.catalogue import Catalogue
 from services.screening.catalogue.summary import unconfirmed_statuses
 from services.screening.config import ScreeningSettings, Topics
@@ -112,6 +114,8 @@ class ScreeningService:
             stopping=self._is_stopping,
             max_delay=self.options.retry_max_delay_s,
         )
+        # The database answers now (connecting is retried above): refuse to run as an owner.
+        await check_dsn(self.settings.dsn_for("screening"))
         screener = Screener(self.ledger, self.reference, self.metrics)
         self._rescreener = Rescreener(
             screener=screener,
@@ -254,7 +258,10 @@ def build_app(
 ) -> tuple[FastStream, ScreeningService]:
     """The FastStream application and the service it runs."""
     broker = build_broker(settings, options)
-    service = ScreeningService(settings, options, BrokerPublisher(broker))
+    publisher = BrokerPublisher(
+        broker, decision_signer(settings), frozenset({settings.topic_decisions})
+    )
+    service = ScreeningService(settings, options, publisher)
     app = FastStream(broker, after_startup=[service.start], on_shutdown=[service.stop], logger=None)
     service.on_fatal = app.exit
     return app, service

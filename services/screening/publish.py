@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from schemas import License
 from services.common.kafka_security import kafka_client_options
+from services.common.signing import Signer
 from services.screening.catalogue import Catalogue
 
 CATALOGUE_KEY = b"catalogue"
@@ -34,11 +35,20 @@ class BrokerPublisher:
     compression, linger): FastStream's ``publish`` builds a command, runs the codec and its
     middleware chain and generates a correlation id per message, which cost more CPU than the
     send itself. The records carry the headers ``publish`` would set: ``content-type`` and a
-    ``correlation_id`` (the decision id where the caller gives one).
+    ``correlation_id`` (the decision id where the caller gives one). Records to
+    ``signed_topics`` (the decision topics) also carry the signature headers of ``signer``
+    (:mod:`services.common.signing`).
     """
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        signer: Signer | None = None,
+        signed_topics: frozenset[str] = frozenset(),
+    ) -> None:
         self._broker = broker
+        self._signer = signer
+        self._signed_topics = signed_topics
 
     def _producer(self) -> AIOKafkaProducer:
         state = getattr(self._broker.config.producer, "_producer", None)
@@ -51,6 +61,8 @@ class BrokerPublisher:
         self, topic: str, key: bytes | None, value: bytes, correlation_id: str | None = None
     ) -> asyncio.Future[Any]:
         headers = [_CONTENT_TYPE, ("correlation_id", (correlation_id or str(uuid4())).encode())]
+        if self._signer is not None and topic in self._signed_topics:
+            headers += self._signer.headers(value)  # contract v1: decisions are signed
         future: asyncio.Future[Any] = await self._producer().send(
             topic, value=value, key=key, headers=headers
         )

@@ -88,6 +88,7 @@ async def pipeline(chaos_runtime: ChaosRuntime) -> AsyncIterator[Pipeline]:
         REPO_ROOT / ".local" / "chaos" / "runs",
         prefix="chaos",
         extra_env={"LODESTONE_SCREENING_RETRY_MAX_DELAY_S": "2"},
+        admin_dsn=chaos_runtime.state.dsn("admin"),
     )
     await p.create(partitions=3)
     try:

@@ -22,6 +22,7 @@ import asyncio
 import json
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
@@ -33,15 +34,18 @@ import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 
 from deploy.local import Runtime, RuntimeState
+from services.audit.anchors import AnchorPublisher
 from services.audit.chain import ChainHead, extend
+from services.audit.config import AuditSettings
 from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
 from services.audit.records import RECORD_COLUMNS, PendingRecord, SourceCoordinates
+from services.audit.tree_log import TreeLog
 from services.common.logging import configure_logging
 from services.common.migrations import SERVICES_DIR, apply_migrations
 from tests.integration.audit.conftest import _with_database, superuser_connect
-from tests.unit.audit.factories import make_decision
+from tests.unit.audit.factories import DECISION_KEYS, DECISION_SIGNER, LOG_SIGNER, make_decision
 
 TOPIC = "bench.decisions"
 DEFAULT_COUNT = 10_000
@@ -67,7 +71,19 @@ class MemoryConsumer:
     def __init__(self, values: list[bytes]) -> None:
         self.tp = TopicPartition(TOPIC, 0)
         self._records = [
-            ConsumerRecord(TOPIC, 0, offset, 0, 0, None, value, None, 0, len(value), [])
+            ConsumerRecord(
+                TOPIC,
+                0,
+                offset,
+                0,
+                0,
+                None,
+                value,
+                None,
+                0,
+                len(value),
+                DECISION_SIGNER.headers(value),
+            )
             for offset, value in enumerate(values)
         ]
         self._position = 0
@@ -95,8 +111,13 @@ class MemoryConsumer:
         return self._position
 
 
-async def _audit_path(dsn: str, values: list[bytes], batch: int) -> float:
-    """Seconds until every value is written and its offset committed by the real ingest loop."""
+async def _audit_path(dsn: str, values: list[bytes], batch: int, anchors: Path) -> float:
+    """Seconds until every value is written and its offset committed by the real ingest loop.
+
+    With everything the service does per record and per batch: each decision's signature
+    checked, the Merkle tree extended, a tree head signed, stored and appended (fsync) to an
+    anchor file. Only the broker is left out (the head is not produced to Kafka).
+    """
     consumer = MemoryConsumer(values)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3)
     try:
@@ -104,6 +125,10 @@ async def _audit_path(dsn: str, values: list[bytes], batch: int) -> float:
             consumer,
             pool,
             AuditMetrics(),
+            keys=DECISION_KEYS,
+            tree=TreeLog(LOG_SIGNER),
+            anchors=AnchorPublisher(file=anchors),
+            signature_workers=AuditSettings().signature_workers,
             batch_max_records=batch,
             poll_timeout_ms=0,
         )
@@ -127,7 +152,8 @@ def _rows(values: list[bytes]) -> list[tuple[Any, ...]]:
     now = datetime.now(UTC)
     records: list[PendingRecord] = []
     for offset, value in enumerate(values):
-        item = decode_decision(value, None, SourceCoordinates(TOPIC, 0, offset), now)
+        check = DECISION_KEYS.check_record(value, DECISION_SIGNER.headers(value))
+        item = decode_decision(value, None, SourceCoordinates(TOPIC, 0, offset), now, check)
         assert isinstance(item, PendingRecord)
         records.append(item)
     chained = extend(ChainHead.genesis(), (r.content for r in records))
@@ -155,7 +181,7 @@ async def _scratch_database(
     su: asyncpg.Connection[Any], state: RuntimeState
 ) -> tuple[str, str, str]:
     name = f"audit_bench_{uuid.uuid4().hex[:8]}"
-    await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_admin TEMPLATE template0')
+    await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_owner TEMPLATE template0')
     await su.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO lodestone_audit_writer')
     admin = _with_database(state.dsn("admin"), name)
     await apply_migrations(admin, "audit", SERVICES_DIR / "audit" / "migrations")
@@ -172,6 +198,8 @@ async def _scratch_database(
 async def bench(state: RuntimeState, count: int, repetitions: int, batch: int) -> dict[str, Any]:
     runs: list[dict[str, float]] = []
     su = await superuser_connect()
+    scratch = tempfile.TemporaryDirectory(prefix="audit-bench-anchors-")
+    anchors = Path(scratch.name)
     try:
         for rep in range(repetitions):
             values = _values(1 + rep, count)
@@ -179,11 +207,11 @@ async def bench(state: RuntimeState, count: int, repetitions: int, batch: int) -
             name, admin, writer = await _scratch_database(su, state)
             try:
                 if rep % 2 == 0:
-                    audit_s = await _audit_path(writer, values, batch)
+                    audit_s = await _audit_path(writer, values, batch, anchors / f"{name}.jsonl")
                     raw_s = await _raw_copy(admin, rows, batch)
                 else:
                     raw_s = await _raw_copy(admin, rows, batch)
-                    audit_s = await _audit_path(writer, values, batch)
+                    audit_s = await _audit_path(writer, values, batch, anchors / f"{name}.jsonl")
             finally:
                 await su.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             run = {"audit": count / audit_s, "raw": count / raw_s}
@@ -196,6 +224,7 @@ async def bench(state: RuntimeState, count: int, repetitions: int, batch: int) -
             )
     finally:
         await su.close()
+        scratch.cleanup()
 
     def median(key: str) -> float:
         return statistics.median(r[key] for r in runs)

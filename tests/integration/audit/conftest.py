@@ -59,7 +59,7 @@ async def fresh_database(runtime: RuntimeState) -> AsyncIterator[AuditDatabase]:
     name = f"audit_test_{uuid.uuid4().hex[:10]}"
     su = await superuser_connect()
     try:
-        await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_admin TEMPLATE template0')
+        await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_owner TEMPLATE template0')
         await su.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
         await su.execute(
             f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO lodestone_audit_writer,'

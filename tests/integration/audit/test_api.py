@@ -10,11 +10,14 @@ import pytest
 
 from services.audit.api import create_app
 from services.audit.evidence_pack import build_pack, verify_pack
+from services.audit.merkle import verify_consistency
 from services.audit.queries import DecisionFilter, list_decisions
 from services.audit.records import SourceCoordinates, pending_from_decision
 from services.audit.store import write_batch
+from services.audit.tree_head import SignedTreeHead
+from services.audit.tree_log import TreeLog
 from tests.integration.audit.conftest import AuditDatabase
-from tests.unit.audit.factories import make_decision
+from tests.unit.audit.factories import LOG_KEYS, LOG_SIGNER, make_decision
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +31,13 @@ HOSTILE = [
 ]
 
 
+NOW = datetime.now(UTC)
+
+
 @pytest.fixture(scope="module")
 async def seeded(audit_db: AuditDatabase) -> AuditDatabase:
     writer = await audit_db.connect("audit")
-    now = datetime.now(UTC)
+    now = NOW
     first = make_decision(300_001, shipment_id="SHP-API-1")
     amended = make_decision(300_002, shipment_id="SHP-API-1", supersedes=first.decision_id)
     others = [make_decision(n) for n in range(300_010, 300_040)]
@@ -39,7 +45,7 @@ async def seeded(audit_db: AuditDatabase) -> AuditDatabase:
         pending_from_decision(d, SourceCoordinates("decisions.v1", 0, i), now)
         for i, d in enumerate([first, amended, *others])
     ]
-    await write_batch(writer, records)
+    await write_batch(writer, records, tree=TreeLog(LOG_SIGNER))
     await writer.close()
     return audit_db
 
@@ -126,9 +132,53 @@ async def test_an_evidence_pack_verifies_and_detects_edits(seeded: AuditDatabase
     finally:
         await conn.close()
     assert len(pack["records"]) == 2
-    assert verify_pack(pack) == []
+    assert verify_pack(pack, LOG_KEYS) == []
     content = pack["records"][0]["content"]
     flipped = "hold" if content["outcome"] == "approve" else "approve"
     content["outcome"] = content["decision"]["outcome"] = flipped
-    problems = verify_pack(pack)
+    problems = verify_pack(pack, LOG_KEYS)
     assert any("record_hash does not match" in p for p in problems)
+
+
+async def test_the_signed_tree_head_is_served_and_verifies(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/tree/head", headers=AUTH)
+    assert response.status_code == 200, response.text
+    head = SignedTreeHead.from_json(response.json())
+    assert head.problem(LOG_KEYS) is None
+    assert head.tree_size >= 32
+    assert (await client.get("/v1/tree/head")).status_code == 401
+
+
+async def test_consistency_proofs_hold_between_signed_heads(
+    client: httpx.AsyncClient, seeded: AuditDatabase
+) -> None:
+    """A follower of the anchors checks a new head against an older one with a proof."""
+    writer = await seeded.connect("audit")
+    try:
+        more = [
+            pending_from_decision(
+                make_decision(n, exporter_id="CN-EXP-TREE"),
+                SourceCoordinates("decisions.v1", 1, n),
+                NOW,
+            )
+            for n in range(300_100, 300_105)
+        ]
+        old = SignedTreeHead.from_json((await client.get("/v1/tree/head", headers=AUTH)).json())
+        await write_batch(writer, more, tree=TreeLog(LOG_SIGNER))
+    finally:
+        await writer.close()
+    new = SignedTreeHead.from_json((await client.get("/v1/tree/head", headers=AUTH)).json())
+    assert new.tree_size > old.tree_size
+    params = {"first": old.tree_size, "second": new.tree_size}
+    body = (await client.get("/v1/tree/consistency", params=params, headers=AUTH)).json()
+    proof = [bytes.fromhex(h) for h in body["proof"]]
+    assert verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, proof)
+    assert not verify_consistency(old.tree_size, new.tree_size, bytes(32), new.root_hash, proof)
+    too_far = {"first": 1, "second": new.tree_size + 1}
+    assert (
+        await client.get("/v1/tree/consistency", params=too_far, headers=AUTH)
+    ).status_code == 404
+    backwards = {"first": 2, "second": 1}
+    assert (
+        await client.get("/v1/tree/consistency", params=backwards, headers=AUTH)
+    ).status_code == 400

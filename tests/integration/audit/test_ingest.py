@@ -8,9 +8,11 @@ from aiokafka import TopicPartition
 
 from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.metrics import AuditMetrics
+from services.audit.tree_log import TreeLog
 from services.audit.verify import verify_chain
 from tests.integration.audit.bench_audit import MemoryConsumer, _values
 from tests.integration.audit.conftest import AuditDatabase
+from tests.unit.audit.factories import DECISION_KEYS, LOG_KEYS, LOG_SIGNER
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +45,8 @@ async def test_offsets_are_committed_in_order_and_only_after_their_records(
             consumer,
             pool,
             AuditMetrics(),
+            keys=DECISION_KEYS,
+            tree=TreeLog(LOG_SIGNER),
             batch_max_records=100,
             poll_timeout_ms=0,
         )
@@ -53,7 +57,7 @@ async def test_offsets_are_committed_in_order_and_only_after_their_records(
         assert [offset for offset, _ in consumer.commits] == list(range(100, 501, 100))
         for offset, stored in consumer.commits:
             assert stored == min(offset, 450)  # the next batch is written after the commit
-        report = await verify_chain(auditor)
+        report = await verify_chain(auditor, keys=LOG_KEYS)
         assert report.ok, report.broken
         count = await auditor.fetchval(
             "SELECT count(*) FROM audit.decisions_v WHERE source_topic = $1", consumer.tp.topic

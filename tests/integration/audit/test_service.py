@@ -14,13 +14,20 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.local import RuntimeConfig, RuntimeState
 from deploy.local import postgres as local_postgres
+from services.audit.catalogue_keys import catalogue_key
 from services.audit.retry import Backoff
 from services.audit.service import AuditService, ServiceOptions
 from services.audit.verify import verify_chain
 from services.common.kafka_security import kafka_client_options
 from tests.conftest import NewTopicFactory
 from tests.integration.audit.conftest import AuditDatabase
-from tests.unit.audit.factories import make_decision
+from tests.unit.audit.factories import (
+    DECISION_KEYS,
+    DECISION_SIGNER,
+    LOG_KEYS,
+    LOG_SIGNER,
+    make_decision,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +50,8 @@ def _options(
         dsn=db.dsn("audit"),
         decisions_topic=decisions,
         controls_topic=controls,
+        decision_keys=DECISION_KEYS,
+        log_signer=LOG_SIGNER,
         group_id=f"audit-test-{uuid.uuid4().hex[:8]}",
         batch_max_records=200,
         metrics_port=0,
@@ -82,7 +91,10 @@ async def _publish(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]
     )
     await producer.start()
     try:
-        futures = [await producer.send(topic, value, key=key) for key, value in values]
+        futures = [
+            await producer.send(topic, value, key=key, headers=DECISION_SIGNER.headers(value))
+            for key, value in values
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -120,7 +132,7 @@ async def test_each_decision_is_recorded_once_with_a_valid_chain(
     assert await _count(audit_db, decisions) == (n, n)
     conn = await audit_db.connect("auditor")
     try:
-        report = await verify_chain(conn)
+        report = await verify_chain(conn, keys=LOG_KEYS)
         assert report.ok, report.broken
         rejected = await conn.fetch(
             "SELECT payload FROM audit.rejected_records_v WHERE source_topic = $1", decisions
@@ -129,7 +141,7 @@ async def test_each_decision_is_recorded_once_with_a_valid_chain(
         assert [bytes(r["payload"]) for r in rejected] == [b"{not json"] * 2
         stored = await conn.fetchval(
             "SELECT content FROM audit.catalogues_v WHERE version = $1",
-            "2026-11-29.1+sha256:abab",
+            catalogue_key(catalogue),
         )
         assert bytes(stored) == catalogue
     finally:
@@ -165,7 +177,7 @@ async def test_a_postgres_outage_loses_and_duplicates_nothing(
     assert service.metrics.write_retries._value.get() > 0
     conn = await audit_db.connect("auditor")
     try:
-        report = await verify_chain(conn)
+        report = await verify_chain(conn, keys=LOG_KEYS)
         assert report.ok, report.broken
     finally:
         await conn.close()

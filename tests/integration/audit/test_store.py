@@ -9,8 +9,14 @@ import asyncpg
 import pytest
 
 from deploy.local import RuntimeState
+from services.audit.chain import extend
 from services.audit.decoding import decode_catalogue
-from services.audit.records import PendingRecord, SourceCoordinates, pending_from_decision
+from services.audit.records import (
+    RECORD_COLUMNS,
+    PendingRecord,
+    SourceCoordinates,
+    pending_from_decision,
+)
 from services.audit.store import Rejected, read_head, write_batch, write_catalogues
 from services.audit.verify import verify_chain
 from services.common.migrations import SERVICES_DIR, apply_migrations
@@ -152,8 +158,15 @@ async def test_records_written_before_the_text_column_still_verify(
     async with fresh_database(runtime) as db:
         await apply_migrations(db.dsn("admin"), "audit", old)
         writer = await db.connect("audit")
-        try:
-            await write_batch(writer, _records(1, 5))
+        try:  # as the writer of the time did: the 0001 columns, chained from the head
+            records = _records(1, 5)
+            links = extend(await read_head(writer), (r.content for r in records))
+            await writer.copy_records_to_table(
+                "decision_records",
+                schema_name="audit",
+                columns=RECORD_COLUMNS[:-2],
+                records=[r.row(*link)[:-2] for r, link in zip(records, links, strict=True)],
+            )
         finally:
             await writer.close()
         await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")

@@ -39,9 +39,12 @@ async def test_wrong_password_is_refused(runtime: RuntimeState) -> None:
         await asyncpg.connect(urlunsplit(parts._replace(netloc=netloc)))
 
 
-async def test_admin_owns_the_database(db_connect: DbConnect) -> None:
+async def test_the_nologin_owner_role_owns_the_database(db_connect: DbConnect) -> None:
     conn = await db_connect("admin")
     owner = await conn.fetchval(
         "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
     )
-    assert owner == "lodestone_admin"
+    assert owner == "lodestone_owner"
+    assert (
+        await conn.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", owner) is False
+    )

@@ -6,6 +6,8 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from schemas import (
     CargoLine,
     Decision,
@@ -26,6 +28,14 @@ from schemas import (
     Trigger,
     Unit,
 )
+from services.common.signing import KeyRing, Signer
+
+DECISION_SIGNER = Signer(Ed25519PrivateKey.generate())
+"""The screening side's key in tests: generated per test process, never stored."""
+DECISION_KEYS = KeyRing([DECISION_SIGNER.public_key])
+LOG_SIGNER = Signer(Ed25519PrivateKey.generate())
+"""The audit log's key in tests."""
+LOG_KEYS = KeyRing([LOG_SIGNER.public_key])
 
 CATALOGUE_VERSION = "2026-11-29.1+sha256:" + "ab" * 32
 BASE_TIME = datetime(2026, 3, 1, 8, 15, tzinfo=UTC)

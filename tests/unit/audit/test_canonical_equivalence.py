@@ -119,7 +119,11 @@ def _current_decode(value: bytes) -> dict[str, Any] | tuple[str, str]:
         assert item.payload == value
         return item.error_type, item.error
     assert isinstance(item, PendingRecord)
-    return item._asdict()
+    fields = item._asdict()
+    # Unsigned here (signatures are checked before decoding): nothing added to the content.
+    assert fields.pop("signature") is None
+    assert fields.pop("signature_key_id") is None
+    return fields
 
 
 # --- the corpus -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from services.audit.decoding import decode_catalogue, decode_decision
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.store import Rejected
+from tests.integration.screening.catalogues import controls_catalogue
 from tests.unit.audit.factories import make_decision
 
 SOURCE = SourceCoordinates("decisions.v1", 0, 9)
@@ -41,11 +42,19 @@ def test_undecodable_values_are_rejected_with_their_bytes(value: bytes | None) -
     assert result.error
 
 
-def test_a_catalogue_is_keyed_by_its_version_or_its_digest() -> None:
+def test_a_catalogue_is_keyed_by_its_label_and_its_computed_digest() -> None:
     source = SourceCoordinates("controls.v1", 0, 1)
-    named = decode_catalogue(b'{"version": "2026-11-29.1+sha256:ab"}', source)
-    assert named is not None
-    assert named.version == "2026-11-29.1+sha256:ab"
+    real = controls_catalogue()
+    published = decode_catalogue(real.to_wire(), source)
+    assert published is not None
+    assert published.version == real.version  # the digest the publisher states, recomputed
+    lying = decode_catalogue(b'{"version": "2026-11-29.1+sha256:ab", "measures": []}', source)
+    assert lying is not None
+    digest = hashlib.sha256(b'{"measures":[]}').hexdigest()
+    assert lying.version == f"2026-11-29.1+sha256:{digest}"  # not the declared "ab"
+    repeated = decode_catalogue(b'{"version": "v", "version": "w"}', source)
+    assert repeated is not None
+    assert repeated.version.startswith("sha256:")
     anonymous = decode_catalogue(b'{"measures": []}', source)
     assert anonymous is not None
     assert anonymous.version == "sha256:" + hashlib.sha256(b'{"measures": []}').hexdigest()

@@ -10,7 +10,15 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from schemas import ControlledParty, DeadLetter, Decision, License, Review, ShipmentEvent
+from schemas import (
+    ControlledParty,
+    DeadLetter,
+    Decision,
+    License,
+    Review,
+    ShipmentEvent,
+    SignedTreeHead,
+)
 from schemas.strict_json import loads_strict
 from services.asyncapi import ASYNCAPI_FILE, TOPICS, render
 from services.contract_examples import EXAMPLES_DIR, build_examples
@@ -35,6 +43,7 @@ def test_the_asyncapi_document_has_a_channel_and_operation_per_topic_of_the_cont
         "parties.v1",
         "reviews.v1",
         "decisions.shadow.v1",
+        "audit.anchors.v1",
     }
     assert contract_topics <= set(document["channels"])
     assert contract_topics <= set(TOPICS)
@@ -64,6 +73,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "dead-letter": DeadLetter,
     "controlled-party": ControlledParty,
     "review": Review,
+    "signed-tree-head": SignedTreeHead,
 }
 
 

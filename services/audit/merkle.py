@@ -1,0 +1,164 @@
+"""A Merkle tree over the audit records, as RFC 9162 (Certificate Transparency 2.0) defines it.
+
+Pure functions, no I/O. The leaves are the records in ``seq`` order; leaf ``i`` (0-based) holds
+the ``record_hash`` of record ``i + 1``, which already binds the record's content and its place
+in the hash chain. Hashes (RFC 9162 section 2.1.1):
+
+* leaf: ``SHA-256(0x00 || record_hash)``;
+* interior node: ``SHA-256(0x01 || left || right)``, where the left subtree holds the largest
+  power of two of leaves smaller than the tree's size;
+* empty tree: ``SHA-256("")``.
+
+A signed tree head states a tree's size and root. An *inclusion proof* shows that a record is
+leaf ``i`` of a tree with a given root; a *consistency proof* shows that the tree of size ``m``
+is a prefix of the tree of size ``n`` (nothing before ``m`` was changed or removed). The
+verification functions follow RFC 9162 sections 2.1.3.2 and 2.1.4.2 step by step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(record_hash: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + record_hash).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than ``n`` (n > 1)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root_of(leaves: Sequence[bytes]) -> bytes:
+    """The root of the tree whose leaf hashes are ``leaves`` (already leaf-hashed)."""
+    if not leaves:
+        return EMPTY_ROOT
+    if len(leaves) == 1:
+        return leaves[0]
+    k = _split(len(leaves))
+    return node_hash(root_of(leaves[:k]), root_of(leaves[k:]))
+
+
+class Frontier:
+    """The tree's right edge (one perfect subtree per set bit of its size): O(log n) state.
+
+    Appending a leaf costs one leaf hash and, amortised, one node hash; the root of the tree so
+    far is available at any time. This is what the writer keeps between batches.
+    """
+
+    __slots__ = ("_stack", "size")
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[bytes, int]] = []
+        self.size = 0
+
+    def append(self, record_hash: bytes) -> None:
+        stack = self._stack
+        stack.append((leaf_hash(record_hash), 1))
+        while len(stack) > 1 and stack[-1][1] == stack[-2][1]:
+            right, count = stack.pop()
+            left, _ = stack.pop()
+            stack.append((node_hash(left, right), count * 2))
+        self.size += 1
+
+    def extend(self, record_hashes: Iterable[bytes]) -> None:
+        for record_hash in record_hashes:
+            self.append(record_hash)
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        root = self._stack[-1][0]
+        for subtree, _ in reversed(self._stack[:-1]):
+            root = node_hash(subtree, root)
+        return root
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """RFC 9162 ``PATH(index, leaves)``: the audit path of leaf ``index``."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
+    if len(leaves) == 1:
+        return []
+    k = _split(len(leaves))
+    if index < k:
+        return [*inclusion_proof(leaves[:k], index), root_of(leaves[k:])]
+    return [*inclusion_proof(leaves[k:], index - k), root_of(leaves[:k])]
+
+
+def consistency_proof(leaves: Sequence[bytes], first: int) -> list[bytes]:
+    """RFC 9162 ``PROOF(first, leaves)``: tree ``first`` is a prefix of tree ``len(leaves)``."""
+    if not 0 < first <= len(leaves):
+        raise ValueError(f"no consistency proof from {first} to {len(leaves)}")
+    return _subproof(first, leaves, complete=True)
+
+
+def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [root_of(leaves)]
+    k = _split(n)
+    if m <= k:
+        return [*_subproof(m, leaves[:k], complete), root_of(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), root_of(leaves[:k])]
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 2.1.3.2: is ``leaf`` (a leaf hash) leaf ``index`` of the tree ``(size, root)``?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 2.1.4.2: is the tree ``(first, first_root)`` a prefix of ``(second, ...)``?"""
+    if first == second:
+        return not proof and first_root == second_root
+    if not 0 < first < second or not proof:
+        return False
+    path = list(proof)
+    if first & (first - 1) == 0:  # an exact power of two: the old root is a node of the path
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == first_root and sr == second_root and sn == 0

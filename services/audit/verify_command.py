@@ -1,0 +1,116 @@
+"""``lodestone audit verify``: gather every head seen outside the store, then verify against them.
+
+The heads are the verifier's own checkpoints (all of them, not just the last), the signed tree
+heads in the anchor file and those in the store (signatures checked with the log's public key).
+A run that passes appends a checkpoint only above the highest one: verify never lowers or
+replaces what it saw, ``--full`` or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from services.audit.anchors import read_anchor_file
+from services.audit.chain import ChainHead
+from services.audit.verify import (
+    append_checkpoint,
+    check_signed,
+    read_checkpoints,
+    verify_chain,
+    witnesses_of,
+)
+from services.common.signing import KeyFileError, KeyRing
+
+CHECKPOINT_EVERY = 100_000
+
+
+def run_verify(**kwargs: Any) -> int:
+    """:func:`verify_store` in an event loop of its own (for the command line)."""
+    return asyncio.run(verify_store(**kwargs))
+
+
+async def verify_store(
+    *,
+    full: bool,
+    checkpoint_file: Path,
+    anchor_file: Path | None,
+    log_public_key: Path | None,
+    connect: Callable[[], Awaitable[Any]],
+    echo: Callable[[str], Any],
+    progress: Callable[[str], Any],
+) -> int:
+    """Verify; print the outcome; return the exit code (0 OK, 1 broken or unusable input)."""
+    checkpoints, problems = read_checkpoints(checkpoint_file)
+    heads = read_anchor_file(anchor_file) if anchor_file is not None else None
+    if heads is not None:
+        problems += heads.problems
+    keys = None
+    if log_public_key is not None:
+        try:
+            keys = KeyRing.from_files([log_public_key])
+        except KeyFileError as exc:
+            problems.append(str(exc))
+    if heads is not None and heads.heads and keys is None:
+        problems.append("the anchor file holds signed heads but no log public key is given")
+    if problems:
+        for problem in problems:
+            echo(f"BROKEN: {problem}")
+        return 1
+    outside = [(f"anchor file {anchor_file}", h) for h in (heads.heads if heads else [])]
+    if keys is not None:
+        forged = check_signed(outside, keys)
+        if forged is not None:
+            echo(f"BROKEN: {forged.problem}")
+            return 1
+    highest = max((c.seq for c in checkpoints), default=0)
+    resume = None if full else max(checkpoints, key=lambda c: c.seq, default=None)
+    written = [highest]
+
+    def on_verified(head: ChainHead) -> None:
+        if head.seq - written[0] >= CHECKPOINT_EVERY:
+            append_checkpoint(checkpoint_file, head)
+            written[0] = head.seq
+
+    async def check() -> int:
+        conn = await connect()
+        try:
+            report = await verify_chain(
+                conn,
+                checkpoint=resume,
+                witnesses=witnesses_of(checkpoints, outside),
+                keys=keys,
+                progress=lambda done, total: progress(f"verified {done}/{total} records"),
+                on_verified=on_verified,
+            )
+        finally:
+            await conn.close()
+        if report.broken is not None:
+            b = report.broken
+            echo(f"BROKEN at record {b.seq} (decision {b.decision_id or '?'}): {b.problem}")
+            return 1
+        if report.head.seq > written[0]:
+            append_checkpoint(checkpoint_file, report.head)
+        echo(
+            f"OK: {report.checked} record(s) recomputed after record {report.started_after};"
+            f" chain head {report.head.seq} {report.head.record_hash.hex()};"
+            f" {report.witnesses} signed head(s) and checkpoint(s) hold;"
+            f" rejected records: {report.rejected_chained} chained"
+            + (f" ({_kinds(report.rejected_by_type)})" if report.rejected_by_type else "")
+            + (
+                f", {report.rejected_unchained} from before the chain"
+                if report.rejected_unchained
+                else ""
+            )
+        )
+        if keys is None:
+            echo("NOTE: no log public key given: signed tree heads were not checked")
+        return 0
+
+    return await check()
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
