@@ -21,6 +21,7 @@ from schemas import (
     ShipmentEvent,
     SignedTreeHead,
 )
+from schemas.generated_files import write_changed
 
 JSON_DIR = Path(__file__).parent / "json"
 
@@ -45,14 +46,7 @@ def render(model: type[BaseModel]) -> str:
 
 def main() -> int:
     """Write every schema file; print what changed."""
-    JSON_DIR.mkdir(exist_ok=True)
-    for name, model in WIRE_MODELS.items():
-        path = JSON_DIR / name
-        text = render(model)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    return 0
+    return write_changed((JSON_DIR / name, render(model)) for name, model in WIRE_MODELS.items())
 
 
 if __name__ == "__main__":

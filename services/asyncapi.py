@@ -29,6 +29,7 @@ from schemas import (
     ShipmentEvent,
     SignedTreeHead,
 )
+from schemas.generated_files import write_changed
 from services.common.kafka_security import KafkaSecuritySettings, kafka_broker_options
 from services.screening.catalogue.model import Catalogue
 
@@ -191,11 +192,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if not ASYNCAPI_FILE.exists() or ASYNCAPI_FILE.read_text(encoding="utf-8") != text:
-        ASYNCAPI_FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {ASYNCAPI_FILE}")
-    return 0
+    return write_changed([(ASYNCAPI_FILE, render())])
 
 
 if __name__ == "__main__":

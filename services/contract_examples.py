@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas import EventType, Review
+from schemas.generated_files import write_changed
 from services.screening.catalogue import load_bundled_catalogue
 from services.screening.engine import decide
 from services.screening.intake import SCHEMA_VIOLATION, Rejected, dead_letter
@@ -100,14 +101,7 @@ def render(example: Any) -> str:
 
 
 def main() -> int:
-    EXAMPLES_DIR.mkdir(exist_ok=True)
-    for name, example in build_examples().items():
-        path = EXAMPLES_DIR / name
-        text = render(example)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    return 0
+    return write_changed((EXAMPLES_DIR / n, render(e)) for n, e in build_examples().items())
 
 
 if __name__ == "__main__":

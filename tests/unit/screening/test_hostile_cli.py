@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -38,6 +39,20 @@ def test_screen_refuses_hostile_files_with_exit_2_or_decides_them(
     assert case.field in result.stderr
 
 
+def _single_licence(**changes: Any) -> dict[str, Any]:
+    """A single licence for 1,000 kg of samarium items (1C902) held by the factories' exporter."""
+    return {
+        "license_id": "SL",
+        "kind": "single",
+        "holder_id": "CN-EXP-0001",
+        "status": "active",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+        "control_codes": ["1C902"],
+        "max_quantity": {"amount": "1000", "unit": "kg"},
+    } | changes
+
+
 def _samarium_event(quantity_json: str) -> bytes:
     sm = line("Samarium oxide", "2846901940", quantity="1000")
     text = event(sm, shipment_id="S1", event_id="E1").model_dump_json()
@@ -60,19 +75,7 @@ def _samarium_event(quantity_json: str) -> bytes:
 def test_a_cap_is_checked_against_the_quantity_exactly_as_written(
     quantity: str, outcome: str, tmp_path: Path
 ) -> None:
-    licences = [
-        {
-            "license_id": "SL",
-            "kind": "single",
-            "holder_id": "CN-EXP-0001",
-            "status": "active",
-            "valid_from": "2026-01-01",
-            "valid_to": "2026-12-31",
-            "control_codes": ["1C902"],
-            "max_quantity": {"amount": "1000", "unit": "kg"},
-        }
-    ]
-    (tmp_path / "licences.json").write_text(json.dumps(licences))
+    (tmp_path / "licences.json").write_text(json.dumps([_single_licence()]))
     (tmp_path / "event.json").write_bytes(_samarium_event(quantity))
     result = runner.invoke(
         app,
@@ -83,16 +86,7 @@ def test_a_cap_is_checked_against_the_quantity_exactly_as_written(
 
 
 def test_a_licence_file_breaking_the_rules_is_refused_naming_the_field(tmp_path: Path) -> None:
-    licence = {
-        "license_id": "SL\u0000",
-        "kind": "single",
-        "holder_id": "CN-EXP-0001",
-        "status": "active",
-        "valid_from": "2026-01-01",
-        "valid_to": "2026-12-31",
-        "control_codes": ["1C902"],
-        "max_quantity": {"amount": "1000", "unit": "kg"},
-    }
+    licence = _single_licence(license_id="SL\u0000")
     (tmp_path / "licences.json").write_text(json.dumps([licence]))
     (tmp_path / "event.json").write_bytes(_samarium_event('"1"'))
     result = runner.invoke(
