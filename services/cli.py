@@ -49,6 +49,10 @@ from services.screening.commands import register as register_screening_commands 
 
 register_screening_commands(app)  # after other groups: ``catalogue publish`` joins theirs
 
+from services.screening.whatif_cli import register as register_whatif  # noqa: E402
+
+register_whatif(app)
+
 
 from services.audit.cli import audit_app  # noqa: E402
 
