@@ -58,6 +58,10 @@ from services.audit.cli import audit_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 
+from services.audit.replay_cli import register as register_replay  # noqa: E402
+
+register_replay(audit_app)
+
 
 def main() -> None:
     """Console-script entry point; a refusal by the broker's ACLs ends with one clear line."""
