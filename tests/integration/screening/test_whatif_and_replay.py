@@ -1,0 +1,245 @@
+"""What-if over the real ledger and replay over the real audit store, after a real run.
+
+The screening and audit services run on the session's Kafka and PostgreSQL; a stream with
+capped licences, a licence granted mid-stream (re-screens that supersede holds), cancelled and
+uncontrolled shipments is decided and recorded. Then:
+
+* ``lodestone whatif`` with a draft that extends the October 2025 package's suspension by a
+  year releases exactly the held superhard-material lines, and leaves the ledger as it was;
+* ``lodestone audit replay`` re-derives every recorded decision with zero mismatches, and
+  reports exactly the record whose evidence was then altered in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from deploy.local import RuntimeState
+from schemas import CargoLine, Decision, EventType, Party, ShipmentEvent, Trigger
+from services.audit.replay_cli import replay_store
+from services.audit.retry import Backoff
+from services.audit.service import AuditService, ServiceOptions
+from services.audit.verify import verify_chain
+from services.common.migrations import SERVICES_DIR, apply_migrations
+from services.screening.catalogue import load_bundled_catalogue, parse_catalogue_yaml
+from services.screening.whatif_cli import run_whatif
+from tests.integration.audit.conftest import AuditDatabase, fresh_database, superuser_connect
+from tests.integration.screening.conftest import Pipeline, event, licence, running
+from tests.unit.whatif.drafts import with_oct2025_suspension_ending
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def diamond_event(exporter: Party, shipment_id: str) -> ShipmentEvent:
+    """Synthetic diamond micropowder (CN-2025-55, the October 2025 package), shipping soon."""
+    base = event(exporter, shipment_id=shipment_id, samarium_kg=None, copper_t="2")
+    line = CargoLine(
+        line_no=1,
+        hs_code="71051020",
+        description="Synthetic diamond micropowder",
+        quantity=Decimal("40"),
+        unit="kg",
+        value=Decimal("5000"),
+        currency="USD",
+        origin_country="CN",
+        properties={"particle_size_um": Decimal("20")},
+    )
+    return base.model_copy(update={"lines": [line, *base.lines]})
+
+
+@contextlib.asynccontextmanager
+async def audit_running(pipeline: Pipeline, db: AuditDatabase) -> AsyncIterator[AuditService]:
+    options = ServiceOptions(
+        bootstrap=pipeline.bootstrap,
+        dsn=db.dsn("audit"),
+        decisions_topic=pipeline.settings.topic_decisions,
+        controls_topic=pipeline.settings.topic_controls,
+        group_id=f"audit-test-{uuid.uuid4().hex[:8]}",
+        batch_max_records=200,
+        metrics_port=0,
+        backoff=Backoff(initial=0.1, maximum=1.0),
+    )
+    service = AuditService(options)
+    task = asyncio.create_task(service.run())
+    try:
+        yield service
+    finally:
+        service.stop()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def _recorded(db: AuditDatabase) -> list[dict[str, Any]]:
+    conn = await db.connect("auditor")
+    try:
+        rows = await conn.fetch("SELECT decision::text FROM audit.decisions_v ORDER BY seq")
+        return [orjson.loads(r[0]) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def _ledger_digest(runtime: RuntimeState, topic: str) -> tuple[str, ...]:
+    """Every ledger row of the pipeline's shipments, as text: unchanged means untouched."""
+    conn = await asyncpg.connect(runtime.dsn("admin"))
+    try:
+        queries = (
+            "SELECT string_agg(s::text, '|' ORDER BY s.shipment_id) FROM screening.shipments s"
+            " WHERE s.source_topic = $1",
+            "SELECT string_agg(d::text, '|' ORDER BY d.decision_id) FROM screening.decisions d"
+            " JOIN screening.shipments s USING (shipment_id) WHERE s.source_topic = $1",
+            "SELECT string_agg(c::text, '|' ORDER BY c.license_id, c.shipment_id, c.line_no)"
+            " FROM screening.consumption c JOIN screening.shipments s USING (shipment_id)"
+            " WHERE s.source_topic = $1",
+        )
+        return tuple([str(await conn.fetchval(q, topic)) for q in queries])
+    finally:
+        await conn.close()
+
+
+async def test_whatif_and_replay_on_a_real_run(pipeline: Pipeline, runtime: RuntimeState) -> None:
+    exporter, other = pipeline.exporter(1), pipeline.exporter(2)
+    capped = licence(exporter, license_id=f"LIC-CAP-{pipeline.tag}", cap="250")
+    first = [event(exporter, samarium_kg="100") for _ in range(4)]  # the third exhausts the cap
+    diamonds = [diamond_event(other, f"SHP-D-{pipeline.tag}-{n}") for n in range(3)]
+    plain = [event(other, samarium_kg=None, copper_t="5") for _ in range(3)]
+    cancelled = event(exporter, shipment_id=first[0].shipment_id, event_type=EventType.CANCELLED)
+    later = [event(other, samarium_kg="10") for _ in range(2)]  # held until the grant below
+    catalogue = load_bundled_catalogue()
+
+    async with fresh_database(runtime) as db:
+        await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")
+        await pipeline.publish_catalogue(catalogue)
+        await pipeline.publish_licences(capped)
+        async with running(pipeline), audit_running(pipeline, db):
+            await pipeline.publish_events([*first, *diamonds, *plain, cancelled, *later])
+            await pipeline.decisions(lambda ds: len(ds) >= 13, wait_s=90)
+            # a licence for the other exporter: its held samarium shipments are re-screened
+            await pipeline.publish_licences(licence(other, license_id=f"LIC-OTHER-{pipeline.tag}"))
+            decisions = await pipeline.decisions(
+                lambda ds: (
+                    {d.shipment_id for d in ds if d.trigger is Trigger.LICENSE_CHANGE}
+                    >= {e.shipment_id for e in later}
+                ),
+                wait_s=90,
+            )
+            deadline = time.monotonic() + 90
+            while len(await _recorded(db)) < len({d.decision_id for d in decisions}):
+                assert time.monotonic() < deadline, "the audit store did not catch up"
+                await asyncio.sleep(0.5)
+
+        recorded = await _recorded(db)
+        assert len(recorded) == len({d.decision_id for d in decisions}) >= 15
+        assert any(r["supersedes"] for r in recorded)
+        assert any(r["evidence"]["license_usage"] for r in recorded)
+
+        # ---- what-if: "what changes if MOFCOM extends the suspension to next year?"
+        draft = parse_catalogue_yaml(with_oct2025_suspension_ending("2027-11-10"), "draft")
+        before = await _ledger_digest(runtime, pipeline.settings.topic_shipments)
+        report = await run_whatif(
+            draft,
+            datetime.now(UTC).date(),
+            dsn=runtime.dsn("screening"),
+            source_topic=pipeline.settings.topic_shipments,
+        )
+        assert await _ledger_digest(runtime, pipeline.settings.topic_shipments) == before
+        assert report.unreadable == []
+        # every shipment once, the cancelled one skipped
+        assert report.considered == 11
+        assert report.cancelled == 1
+        assert {(c.shipment_id, c.line_no) for c in report.changes} == {
+            (d.shipment_id, 1) for d in diamonds
+        }
+        assert all(
+            (c.old_outcome, c.new_outcome, c.ahead) == ("hold", "approve", True)
+            for c in report.changes
+        )
+        assert set(report.by_measure) == {"CN-2025-55"}
+        assert report.by_exporter[other.id].to_approve == 3
+
+        # ---- replay: every recorded decision re-derives byte for byte
+        summary, problems = await replay_store(
+            db.dsn("auditor"), since=datetime.now(UTC) - timedelta(days=1)
+        )
+        assert problems == []
+        assert summary.failures == []
+        assert summary.replayed == summary.matched == len(recorded)
+
+        # ---- an altered evidence record is reported, and only that one
+        # the hold that the cap's usage explains: without that usage it would not follow
+        victim = next(
+            r for r in recorded if any("LICENSE_EXHAUSTED" in x["reasons"] for x in r["lines"])
+        )
+        await _alter_usage(db, victim["decision_id"])
+        summary, _ = await replay_store(
+            db.dsn("auditor"), since=datetime.now(UTC) - timedelta(days=1)
+        )
+        assert [f.decision_id for f in summary.failures] == [victim["decision_id"]]
+        assert summary.matched == len(recorded) - 1
+        # (and the chain, which covers every byte, finds the same record)
+        conn = await db.connect("auditor")
+        try:
+            broken = (await verify_chain(conn)).broken
+        finally:
+            await conn.close()
+        assert broken is not None
+        assert broken.decision_id == victim["decision_id"]
+
+        # ---- the command: exit 1 naming the decision; 0 for an intact one
+        intact = next(r for r in recorded if r["decision_id"] != victim["decision_id"])
+        cli = _cli(db)
+        result = await asyncio.to_thread(cli, ["audit", "replay", victim["decision_id"]])
+        assert result.exit_code == 1, result.output
+        assert f"MISMATCH {victim['decision_id']}" in result.output
+        result = await asyncio.to_thread(cli, ["audit", "replay", intact["decision_id"]])
+        assert result.exit_code == 0, result.output
+        assert "OK: 1 decision(s) replayed, 1 identical" in result.output
+        missing = await asyncio.to_thread(cli, ["audit", "replay", "no-such-decision"])
+        assert missing.exit_code == 1
+        assert "no decision no-such-decision" in missing.output
+
+        # a decision's own model agrees with what was replayed
+        Decision.model_validate(intact)
+
+
+async def _alter_usage(db: AuditDatabase, decision_id: str) -> None:
+    """As the superuser (past the append-only triggers): the licence looks less used."""
+    su = await superuser_connect(db.name)
+    try:
+        async with su.transaction():
+            await su.execute("ALTER TABLE audit.decision_records DISABLE TRIGGER USER")
+            await su.execute(
+                "UPDATE audit.decision_records SET decision ="
+                " jsonb_set(decision::jsonb, '{evidence,license_usage}', '[]')::text"
+                " WHERE decision_id = $1",
+                decision_id,
+            )
+            await su.execute("ALTER TABLE audit.decision_records ENABLE TRIGGER USER")
+    finally:
+        await su.close()
+
+
+def _cli(db: AuditDatabase) -> Any:
+    from services.cli import app
+    from services.common.settings import get_settings
+
+    def invoke(args: list[str]) -> Any:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(
+                app, args, env={"LODESTONE_AUDITOR_DATABASE_URL": db.dsn("auditor")}
+            )
+        finally:
+            get_settings.cache_clear()
+
+    return invoke
