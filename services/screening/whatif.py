@@ -9,7 +9,7 @@ or licence would differ is reported. Nothing is written anywhere; the caller rea
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,8 +18,9 @@ import orjson
 
 from schemas import Decision
 from services.screening.catalogue import Catalogue
+from services.screening.catalogue.calendar import ChangeKind, DatedChange, without
 from services.screening.engine import decide
-from services.screening.evidence import EvidenceError, EvidenceReader
+from services.screening.evidence import DecisionInputs, EvidenceError, EvidenceReader
 
 #: A line's reasons as a report shows them: ``(code, control id or None)``, in decision order.
 ReasonKey = tuple[str, str | None]
@@ -164,16 +165,7 @@ class WhatIf:
         except (orjson.JSONDecodeError, EvidenceError) as exc:
             report.unreadable.append((shipment.shipment_id, str(exc)))
             return []
-        new = decide(
-            inputs.event,
-            self._draft,
-            inputs.licences,
-            inputs.usage,
-            decided_at=inputs.decided_at,
-            trigger=inputs.trigger,
-            supersedes=inputs.supersedes,
-            include_evidence=False,
-        )
+        new = decide_inputs(inputs, self._draft)
         changes = line_changes(shipment, old, new, self._measures, self._today)
         if changes:
             _count(report, changes)
@@ -290,3 +282,70 @@ class MeasureNames:
             )
             self._found[control_id] = found
         return found
+
+
+def calendar_reach(
+    changes: Sequence[DatedChange],
+    catalogue: Catalogue,
+    recorded: Iterable[RecordedShipment],
+    *,
+    today: date,
+) -> dict[DatedChange, int]:
+    """How many open shipments each dated change acts on (see services.screening.catalogue.
+    calendar): open = not cancelled and shipping today or later, and on or after the change's
+    day; acted on = decided differently under ``catalogue`` and under the same catalogue without
+    the change (for a ``status_confirmed_through`` date: the recorded decision carries
+    MEASURE_STATUS_UNCONFIRMED for the measure)."""
+    reach = dict.fromkeys(changes, 0)
+    counterfactual = {c: without(catalogue, c) for c in changes if c.kind in _DECIDING}
+    names = MeasureNames(catalogue)
+    reader = EvidenceReader()
+    for shipment in recorded:
+        if shipment.cancelled or shipment.ship_date < today:
+            continue
+        relevant = [c for c in changes if c.day <= shipment.ship_date]
+        if not relevant:
+            continue
+        try:
+            old = orjson.loads(shipment.decision)
+            inputs = reader.inputs(old)
+        except (orjson.JSONDecodeError, EvidenceError):
+            continue  # ``lodestone whatif`` lists these; the calendar only counts
+        warned = {
+            names.of(w["control_id"])
+            for w in old.get("warnings", [])
+            if isinstance(w, dict) and isinstance(w.get("control_id"), str)
+        }
+        current = _substance(decide_inputs(inputs, catalogue))
+        for change in relevant:
+            if change.kind is ChangeKind.STATUS_UNCONFIRMED:
+                reach[change] += change.measure_id in warned
+            elif _substance(decide_inputs(inputs, counterfactual[change])) != current:
+                reach[change] += 1
+    return reach
+
+
+_DECIDING = frozenset(set(ChangeKind) - {ChangeKind.STATUS_UNCONFIRMED})
+
+
+def decide_inputs(inputs: DecisionInputs, catalogue: Catalogue) -> Decision:
+    """The engine's decision on recorded inputs under ``catalogue`` (no evidence)."""
+    return decide(
+        inputs.event,
+        catalogue,
+        inputs.licences,
+        inputs.usage,
+        decided_at=inputs.decided_at,
+        trigger=inputs.trigger,
+        supersedes=inputs.supersedes,
+        include_evidence=False,
+    )
+
+
+def _substance(decision: Decision) -> frozenset[tuple[object, ...]]:
+    """What an operator acts on, per line: outcome, reasons and licence."""
+    reasons = frozenset((r.line_no, r.code.value, r.control_id) for r in decision.reasons)
+    lines = frozenset(
+        (line.line_no, line.outcome.value, line.license_id) for line in decision.lines
+    )
+    return reasons | lines

@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -184,6 +184,61 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def calendar_command(
+    days: Annotated[int, typer.Option(min=0, max=3660, help="How far ahead to look.")] = 90,
+    catalogue: Annotated[
+        Path | None, typer.Option("--catalogue", help="Catalogue file (default: bundled).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="The first day (default: today).")
+    ] = None,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger/--no-ledger",
+            help="Count the open shipments in the ledger each change acts on.",
+        ),
+    ] = False,
+) -> None:
+    """The coming dated changes of a catalogue; with --ledger, the open shipments each reaches."""
+    from schemas import utc_now
+    from services.screening.catalogue import load_bundled_catalogue
+    from services.screening.catalogue.calendar import dated_changes
+
+    try:
+        cat = load_catalogue_file(catalogue) if catalogue else load_bundled_catalogue()
+        day = date.fromisoformat(start) if start else utc_now().date()
+    except (CatalogueError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    changes = dated_changes(cat, day, days)
+    reach = asyncio.run(_calendar_reach(changes, cat, day)) if ledger and changes else None
+    typer.echo(f"{cat.version}: {len(changes)} dated change(s) from {day} to the {days}th day")
+    for change in changes:
+        count = "" if reach is None else f"  [{reach[change]} open shipment(s)]"
+        typer.echo(f"{change.day}  {change.describe()}{count}")
+
+
+async def _calendar_reach(changes: list[Any], catalogue: Catalogue, today: date) -> dict[Any, int]:
+    import asyncpg
+
+    from services.common.settings import get_settings
+    from services.screening.whatif import calendar_reach
+    from services.screening.whatif_source import recorded_shipments
+
+    settings = get_settings()
+    conn = await asyncpg.connect(settings.dsn_for("screening"))
+    try:
+        shipments = [
+            s async for s in recorded_shipments(conn, settings.topic_shipments, ship_from=today)
+        ]
+    finally:
+        await conn.close()
+    return calendar_reach(changes, catalogue, shipments, today=today)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``lodestone whatif``."""
+    """Add ``lodestone whatif`` and ``lodestone catalogue calendar``."""
     app.command("whatif")(whatif_command)
+    for group in app.registered_groups:
+        if group.name == "catalogue" and group.typer_instance is not None:
+            group.typer_instance.command("calendar")(calendar_command)
