@@ -328,8 +328,10 @@ def calendar_reach(
 _DECIDING = frozenset(set(ChangeKind) - {ChangeKind.STATUS_UNCONFIRMED})
 
 
-def decide_inputs(inputs: DecisionInputs, catalogue: Catalogue) -> Decision:
-    """The engine's decision on recorded inputs under ``catalogue`` (no evidence)."""
+def decide_inputs(
+    inputs: DecisionInputs, catalogue: Catalogue, *, include_evidence: bool = False
+) -> Decision:
+    """The engine's decision on recorded inputs under ``catalogue``."""
     return decide(
         inputs.event,
         catalogue,
@@ -338,7 +340,7 @@ def decide_inputs(inputs: DecisionInputs, catalogue: Catalogue) -> Decision:
         decided_at=inputs.decided_at,
         trigger=inputs.trigger,
         supersedes=inputs.supersedes,
-        include_evidence=False,
+        include_evidence=include_evidence,
     )
 
 

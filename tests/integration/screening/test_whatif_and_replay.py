@@ -35,6 +35,7 @@ from services.audit.verify import verify_chain
 from services.common.migrations import SERVICES_DIR, apply_migrations
 from services.screening.catalogue import load_bundled_catalogue, parse_catalogue_yaml
 from services.screening.whatif_cli import run_whatif
+from tests.conftest import NewTopicFactory
 from tests.integration.audit.conftest import AuditDatabase, fresh_database, superuser_connect
 from tests.integration.screening.conftest import Pipeline, event, licence, running
 from tests.unit.whatif.drafts import with_oct2025_suspension_ending
@@ -243,3 +244,85 @@ def _cli(db: AuditDatabase) -> Any:
             get_settings.cache_clear()
 
     return invoke
+
+
+async def _audit_digest(db: AuditDatabase) -> tuple[str, ...]:
+    conn = await db.connect("auditor")
+    try:
+        return (
+            str(
+                await conn.fetchval(
+                    "SELECT string_agg(d::text, '|' ORDER BY seq) FROM audit.decisions_v d"
+                )
+            ),
+            str(
+                await conn.fetchval(
+                    "SELECT string_agg(c::text, '|' ORDER BY version) FROM audit.catalogues_v c"
+                )
+            ),
+            str(await conn.fetchval("SELECT count(*) FROM audit.rejected_records_v")),
+        )
+    finally:
+        await conn.close()
+
+
+async def test_shadow_screening_leaves_ledger_usage_and_audit_bit_identical(
+    pipeline: Pipeline, runtime: RuntimeState, new_topic: NewTopicFactory
+) -> None:
+    from services.screening.shadow import ShadowService
+
+    exporter = pipeline.exporter(1)
+    capped = licence(exporter, license_id=f"LIC-CAP-{pipeline.tag}", cap="150")
+    samarium = [event(exporter, samarium_kg="100") for _ in range(2)]  # the second is held
+    diamonds = [diamond_event(exporter, f"SHP-D-{pipeline.tag}-{n}") for n in range(2)]
+    plain = [event(exporter, samarium_kg=None, copper_t="5")]
+    live_events = [*samarium, *diamonds, *plain]
+    shadow_topic = await new_topic(partitions=3, prefix="shadow")
+    draft = parse_catalogue_yaml(with_oct2025_suspension_ending("2027-11-10"), "draft")
+
+    async with fresh_database(runtime) as db:
+        await apply_migrations(db.dsn("admin"), "audit", SERVICES_DIR / "audit" / "migrations")
+        await pipeline.publish_catalogue(load_bundled_catalogue())
+        await pipeline.publish_licences(capped)
+        async with running(pipeline), audit_running(pipeline, db):
+            await pipeline.publish_events(live_events)
+            live = await pipeline.decisions(lambda ds: len(ds) >= len(live_events), wait_s=90)
+            deadline = time.monotonic() + 90
+            while len(await _recorded(db)) < len(live):
+                assert time.monotonic() < deadline, "the audit store did not catch up"
+                await asyncio.sleep(0.5)
+            ledger_before = await _ledger_digest(runtime, pipeline.settings.topic_shipments)
+            audit_before = await _audit_digest(db)
+
+            options = pipeline.options.model_copy(update={"shadow_topic": shadow_topic})
+            shadow = ShadowService(pipeline.settings, options, draft)
+            task = asyncio.create_task(shadow.run())
+            try:
+                shadows = await pipeline.read(
+                    shadow_topic, lambda items: len(items) >= len(live), wait_s=90
+                )
+            finally:
+                shadow.stop()
+                await asyncio.wait_for(task, timeout=30)
+            await asyncio.sleep(1)  # anything the shadow caused would have reached the stores
+            assert await _ledger_digest(runtime, pipeline.settings.topic_shipments) == ledger_before
+            assert await _audit_digest(db) == audit_before
+
+    assert len(shadows) == len(live)
+    by_shipment = {d.shipment_id: d for d in shadows}
+    assert all(d.catalogue_version == draft.version for d in shadows)
+    # the extended suspension releases the diamond lines; the rest agrees with the live run
+    for d in diamonds:
+        assert by_shipment[d.shipment_id].outcome.value == "approve"
+    live_by_shipment = {d.shipment_id: d for d in live}
+    for e in (*samarium, *plain):
+        assert by_shipment[e.shipment_id].outcome is live_by_shipment[e.shipment_id].outcome
+    # the held samarium stays held: the shadow saw the cap's usage the live decision saw
+    assert [by_shipment[e.shipment_id].outcome.value for e in samarium] == ["approve", "hold"]
+    compared = shadow.metrics.registry.get_sample_value
+    assert compared(
+        "lodestone_shadow_decisions_total", {"measure": "CN-2025-55", "agreement": "disagree"}
+    ) == len(diamonds)
+    assert compared(
+        "lodestone_shadow_decisions_total", {"measure": "CN-2025-18", "agreement": "agree"}
+    ) == len(samarium)
