@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
+from services.screening.config import ScreeningSettings
 
 MIB = 1024 * 1024
 
@@ -38,6 +39,7 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         TopicSpec(s.topic_dead_letters, 1, {"max.message.bytes": str(4 * MIB)}),
         TopicSpec(s.topic_licenses, 1, compact),
         TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
+        TopicSpec(ScreeningSettings().shadow_topic, 6, {"max.message.bytes": str(4 * MIB)}),
     ]
 
 
