@@ -11,7 +11,7 @@ import csv
 import json
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -212,7 +212,8 @@ def calendar_command(
         raise _fail(str(exc)) from None
     changes = dated_changes(cat, day, days)
     reach = asyncio.run(_calendar_reach(changes, cat, day)) if ledger and changes else None
-    typer.echo(f"{cat.version}: {len(changes)} dated change(s) from {day} to the {days}th day")
+    last = day + timedelta(days=days)
+    typer.echo(f"{cat.version}: {len(changes)} dated change(s) from {day} through {last}")
     for change in changes:
         count = "" if reach is None else f"  [{reach[change]} open shipment(s)]"
         typer.echo(f"{change.day}  {change.describe()}{count}")
