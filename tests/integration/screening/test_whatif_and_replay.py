@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -108,7 +110,9 @@ async def _ledger_digest(runtime: RuntimeState, topic: str) -> tuple[str, ...]:
         await conn.close()
 
 
-async def test_whatif_and_replay_on_a_real_run(pipeline: Pipeline, runtime: RuntimeState) -> None:
+async def test_whatif_and_replay_on_a_real_run(
+    pipeline: Pipeline, runtime: RuntimeState, tmp_path: Path
+) -> None:
     exporter, other = pipeline.exporter(1), pipeline.exporter(2)
     capped = licence(exporter, license_id=f"LIC-CAP-{pipeline.tag}", cap="250")
     first = [event(exporter, samarium_kg="100") for _ in range(4)]  # the third exhausts the cap
@@ -167,6 +171,28 @@ async def test_whatif_and_replay_on_a_real_run(pipeline: Pipeline, runtime: Runt
         )
         assert set(report.by_measure) == {"CN-2025-55"}
         assert report.by_exporter[other.id].to_approve == 3
+        # the command gives the same report
+        draft_file = tmp_path / "draft.yaml"
+        draft_file.write_text(with_oct2025_suspension_ending("2027-11-10"), encoding="utf-8")
+        env = {
+            "LODESTONE_SCREENING_DATABASE_URL": runtime.dsn("screening"),
+            "LODESTONE_TOPIC_SHIPMENTS": pipeline.settings.topic_shipments,
+        }
+        result = await asyncio.to_thread(
+            _invoke,
+            [
+                "whatif",
+                "--catalogue",
+                str(draft_file),
+                "--format",
+                "json",
+                "--today",
+                str(report.today),
+            ],
+            env,
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["changes"] == report.as_json()["changes"]
 
         # ---- replay: every recorded decision re-derives byte for byte
         summary, problems = await replay_store(
@@ -230,18 +256,21 @@ async def _alter_usage(db: AuditDatabase, decision_id: str) -> None:
         await su.close()
 
 
-def _cli(db: AuditDatabase) -> Any:
+def _invoke(args: list[str], env: dict[str, str]) -> Any:
+    """``lodestone ARGS`` with ``env`` (settings read afresh)."""
     from services.cli import app
     from services.common.settings import get_settings
 
-    def invoke(args: list[str]) -> Any:
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args, env=env)
+    finally:
         get_settings.cache_clear()
-        try:
-            return CliRunner().invoke(
-                app, args, env={"LODESTONE_AUDITOR_DATABASE_URL": db.dsn("auditor")}
-            )
-        finally:
-            get_settings.cache_clear()
+
+
+def _cli(db: AuditDatabase) -> Any:
+    def invoke(args: list[str]) -> Any:
+        return _invoke(args, {"LODESTONE_AUDITOR_DATABASE_URL": db.dsn("auditor")})
 
     return invoke
 

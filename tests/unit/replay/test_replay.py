@@ -181,3 +181,36 @@ def test_first_difference_names_the_path() -> None:
     assert first_difference({"a": [1, {"b": 2}]}, {"a": [1, {"b": 3}]}) == "$.a[1].b"
     assert first_difference({"a": [1]}, {"a": [1, 2]}) == "$.a[1]"
     assert first_difference({"a": 1}, {"a": 1}) is None
+
+
+def test_a_run_of_the_benchmark_mix_replays_without_a_mismatch(catalogue: Catalogue) -> None:
+    """1,500 shipments of the engine benchmark's mix (50 exporters, capped licences used up
+    along the way), decided as the service decides them; and the same catalogue in a what-if
+    changes none of them."""
+    from datetime import date
+
+    from benchmarks.engine.bench_engine import licences, make_events
+    from services.screening.whatif import RecordedShipment, what_if
+
+    held = licences()
+    usage = RunningUsage(held)
+    decisions = []
+    for e in make_events(1500, seed=11):
+        d = decide(e, catalogue, held, usage.usage_for(e.shipment_id), decided_at=NOW)
+        usage.apply(d)
+        decisions.append(d)
+    assert any(d.evidence and d.evidence.license_usage for d in decisions)
+
+    summary = ReplaySummary()
+    replay = replayer(catalogue)
+    for d in decisions:
+        summary.add(replay.replay(stored(d)))
+    assert summary.failures == []
+    assert summary.matched == 1500
+
+    ledger = [
+        RecordedShipment(d.shipment_id, d.exporter_id, d.ship_date or date.min, False,
+                         d.model_dump_json())
+        for d in decisions
+    ]  # fmt: skip
+    assert what_if(ledger, catalogue, today=date(2026, 1, 1)).changes == []
