@@ -56,6 +56,9 @@ demo: $(STAMP)  ## run the pipeline locally on real Kafka + PostgreSQL with samp
 bench-engine: $(STAMP)  ## decisions/s of the pure screening engine, catalogue at real size and 10x
 	$(PY) -m benchmarks.engine.bench_engine 20000
 
+bench-replay: $(STAMP)  ## replay decisions/s and what-if shipments/s of one core, on 100,000 decisions
+	$(PY) -m benchmarks.replay.bench_replay 100000
+
 bench-audit: $(STAMP)  ## audit records/s persisted (decode, chain, COPY) next to a raw COPY of the same rows
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit 20000
 

@@ -49,10 +49,18 @@ from services.screening.commands import register as register_screening_commands 
 
 register_screening_commands(app)  # after other groups: ``catalogue publish`` joins theirs
 
+from services.screening.whatif_cli import register as register_whatif  # noqa: E402
+
+register_whatif(app)
+
 
 from services.audit.cli import audit_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
+
+from services.audit.replay_cli import register as register_replay  # noqa: E402
+
+register_replay(audit_app)
 
 
 def main() -> None:

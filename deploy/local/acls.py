@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.settings import Settings
+from services.screening.config import ScreeningSettings
 
 #: The SCRAM users (and mTLS certificate names) of the local secured runtime, besides ``admin``.
 PRINCIPALS = ("screening", "audit", "erp", "licensing", "catalogue", "operator")
@@ -47,6 +48,9 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         topic("screening", write, s.topic_decisions),
         topic("screening", write, s.topic_dead_letters),
         groups("screening", "lodestone-screening"),
+        # the shadow (``screening run --shadow-catalogue``): live decisions in, shadows out
+        topic("screening", read, s.topic_decisions),
+        topic("screening", write, ScreeningSettings().shadow_topic),
         # audit: reads decisions and the catalogue; the only writer of the signed tree heads
         topic("audit", read, s.topic_decisions),
         topic("audit", read, s.topic_controls),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
+from services.screening.config import ScreeningSettings
 
 MIB = 1024 * 1024
 
@@ -40,6 +41,7 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
         # Every signed tree head, kept for good: outside verifiers compare the store with them.
         TopicSpec(s.topic_anchors, 1, {"retention.ms": "-1"}),
+        TopicSpec(ScreeningSettings().shadow_topic, 6, {"max.message.bytes": str(4 * MIB)}),
     ]
 
 

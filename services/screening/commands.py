@@ -15,7 +15,16 @@ licenses_app = typer.Typer(help="Export licences on the licences topic.", no_arg
 
 
 @screening_app.command("run")
-def screening_run() -> None:
+def screening_run(
+    shadow_catalogue: Annotated[
+        Path | None,
+        typer.Option(
+            "--shadow-catalogue",
+            help="Run a shadow instead: decide the live decisions again under this draft and"
+            " publish to decisions.shadow.v1 (no effect on ledger, licences, holds or audit).",
+        ),
+    ] = None,
+) -> None:
     """Run the screening service in the foreground (SIGTERM/Ctrl-C: finish the batch, stop)."""
     from services.common.logging import configure_logging
     from services.common.settings import get_settings
@@ -24,6 +33,10 @@ def screening_run() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    if shadow_catalogue is not None:
+        from services.screening.shadow_run import run_shadow
+
+        raise typer.Exit(run_shadow(settings, ScreeningSettings(), shadow_catalogue))
     app, service = build_app(settings, ScreeningSettings())
     asyncio.run(app.run())
     if service.failed:

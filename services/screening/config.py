@@ -41,4 +41,6 @@ class ScreeningSettings(BaseSettings):
     retry_max_delay_s: float = 5.0
     """Ceiling of the exponential backoff for transient failures (retried without end)."""
     rescreen_on_start: bool = True
+    shadow_topic: str = "decisions.shadow.v1"
+    """Where ``screening run --shadow-catalogue`` publishes the draft's decisions."""
     """After loading reference data, re-screen open holds once (catch up on changes missed)."""

@@ -18,6 +18,7 @@ from aiokafka.errors import (
 from deploy.local.acls import PRINCIPALS, grants
 from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
+from services.screening.config import ScreeningSettings
 from tests.integration.secured.conftest import SecuredKafka
 
 pytestmark = pytest.mark.integration
@@ -76,6 +77,7 @@ async def test_each_topic_has_exactly_its_one_writer() -> None:
     s = Settings()
     assert {p for p, t in writers if t == s.topic_decisions} == {"screening"}
     assert {p for p, t in writers if t == s.topic_dead_letters} == {"screening"}
+    assert {p for p, t in writers if t == ScreeningSettings().shadow_topic} == {"screening"}
     assert {p for p, t in writers if t == s.topic_licenses} == {"licensing"}
     assert {p for p, t in writers if t == s.topic_controls} == {"catalogue"}
     assert {t for p, t in writers if p == "erp"} == {s.topic_shipments}
