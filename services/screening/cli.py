@@ -22,6 +22,8 @@ from services.screening.catalogue import (
 from services.screening.catalogue.diff import diff_catalogues
 from services.screening.catalogue.summary import measure_rows
 from services.screening.engine import LedgerMemory, decide
+from services.screening.parties import PartyIndex, PartyListError
+from services.screening.parties.cli import load_parties
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,20 +95,30 @@ def screen(
     licenses: Annotated[
         Path | None, typer.Option("--licenses", help="JSON array of License objects.")
     ] = None,
+    parties: Annotated[
+        Path | None,
+        typer.Option("--parties", help="Controlled-party list JSON (default: bundled)."),
+    ] = None,
 ) -> None:
     """Decide shipment events offline; prints one Decision JSON per line, in input order."""
     try:
         cat = _catalogue(catalogue)
         held = load_licences(licenses) if licenses else []
         batches = [load_events(path) for path in events]
-    except (InputError, CatalogueError) as exc:
+        party_index = PartyIndex(load_parties(parties))  # controlled-party screening
+    except (InputError, CatalogueError, PartyListError) as exc:
         raise _fail(str(exc)) from None
     ledger = LedgerMemory.for_licences(held)
     out = sys.stdout
     for batch in batches:
         for event in batch:
             decision = decide(
-                event, cat, held, ledger.usage_for(event.shipment_id), decided_at=utc_now()
+                event,
+                cat,
+                held,
+                ledger.usage_for(event.shipment_id),
+                decided_at=utc_now(),
+                parties=party_index,
             )
             ledger.apply(decision)
             out.write(decision.model_dump_json(exclude_none=False) + "\n")

@@ -29,6 +29,7 @@ from services.screening.engine.index import Situation, index_for
 from services.screening.engine.lines import LicenceState, decide_line, make_reason, not_controlled
 from services.screening.engine.recognition import recognise
 from services.screening.engine.usage import LicenceUsage
+from services.screening.parties import PartyIndex, apply_party_matches, screen_parties
 
 #: Namespace of decision ids (uuid5); never change it, ids of past decisions depend on it.
 DECISION_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-5b8a-9a43-6c1e0d5f2b11")
@@ -63,12 +64,13 @@ def decide(
     trigger: Trigger = Trigger.SHIPMENT_EVENT,
     supersedes: str | None = None,
     include_evidence: bool = True,
+    parties: PartyIndex | None = None,
 ) -> Decision:
     """Decide a shipment event against a catalogue, the licences known and their usage.
 
     ``licences`` may hold other exporters' licences (only the exporter's own are considered);
     ``usage`` is what other shipments have consumed. The result depends on nothing else except
-    ``decided_at``.
+    ``decided_at`` and the controlled-party list ``parties`` (``None``: parties not screened).
     """
     version = catalogue.version
     lines: list[LineDecision] = []
@@ -98,11 +100,19 @@ def decide(
             reasons.extend(line_reasons)
             if line_decision.outcome is _HOLD:
                 outcome = _HOLD
+    # Controlled-party screening (services/screening/parties): holds the lines a listing covers.
+    matched = screen_parties(event, parties) if parties is not None else []
+    if matched and apply_party_matches(lines, reasons, matched):
+        outcome = _HOLD
     evidence = None
     if include_evidence:
         if own is None:
             own = own_licences(licences, event.exporter.id)
         evidence = _evidence(event, own, usage)
+        if parties is not None:
+            evidence = evidence.model_copy(
+                update={"parties": matched, "party_list_version": parties.version}
+            )
     return build(
         Decision,
         _DECISION_FIELDS,
