@@ -46,6 +46,7 @@ class RuntimeState:
                 "LODESTONE_TOPIC_DEAD_LETTERS": s.topic_dead_letters,
                 "LODESTONE_TOPIC_LICENSES": s.topic_licenses,
                 "LODESTONE_TOPIC_CONTROLS": s.topic_controls,
+                "LODESTONE_TOPIC_PARTIES": s.topic_parties,
             }
         )
         return env

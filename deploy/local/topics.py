@@ -37,6 +37,7 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         TopicSpec(s.topic_dead_letters, 1, {"max.message.bytes": str(4 * MIB)}),
         TopicSpec(s.topic_licenses, 1, compact),
         TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
+        TopicSpec(s.topic_parties, 1, compact),
     ]
 
 

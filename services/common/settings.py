@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     topic_shipments: str = "shipments.v1"
     topic_licenses: str = "licenses.v1"
     topic_controls: str = "controls.v1"
+    topic_parties: str = "parties.v1"
     topic_decisions: str = "decisions.v1"
     topic_dead_letters: str = "shipments.v1.dlq"
 

@@ -156,6 +156,7 @@ class BatchScreener:
                 decided_at=plan.decided_at,
                 trigger=Trigger.SHIPMENT_EVENT,
                 supersedes=plan.supersedes,
+                parties=self._reference.parties,  # controlled-party screening
             )
             if plan.event_json is None:
                 plan.event_json = e.model_dump_json()

@@ -21,6 +21,8 @@ from services.screening.catalogue import Catalogue
 from services.screening.consumer import Topics
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
+from services.screening.parties.follower import PartyListChange
+from services.screening.parties.rescreen import affected
 from services.screening.publish import Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData
 from services.screening.retry import retry_transient
@@ -62,8 +64,11 @@ class Rescreener:
         self._concurrency = concurrency
         self._max_delay = max_delay
 
-    async def on_change(self, change: LicenceChange | Catalogue) -> None:
+    async def on_change(self, change: LicenceChange | Catalogue | PartyListChange) -> None:
         """The reference follower's listener."""
+        if isinstance(change, PartyListChange):  # controlled parties: services/screening/parties
+            await self._on_party_change(change)
+            return
         if isinstance(change, LicenceChange):
             holders = {lic.holder_id for lic in (change.before, change.after) if lic is not None}
             states = await self._retry(lambda: self._ledger.open_holds(holders), "rescreen_read")
@@ -87,6 +92,16 @@ class Rescreener:
             approvals=len(approvals),
         )
         await self.rescreen([*holds, *approvals], Trigger.CATALOGUE_CHANGE)
+
+    async def _on_party_change(self, change: PartyListChange) -> None:
+        """Open holds and unshipped approvals whose consignee or end user the change touches."""
+        holds = await self._retry(lambda: self._ledger.open_holds(), "rescreen_read")
+        approvals = await self._retry(
+            lambda: self._ledger.approvals_not_shipped(self._today()), "rescreen_read"
+        )
+        states = affected([*holds, *approvals], change)
+        log.info("party list changed; re-screening", shipments=len(states))
+        await self.rescreen(states, Trigger.PARTY_LIST_CHANGE)
 
     async def catch_up(self) -> None:
         """At start: emit stored but unacknowledged decisions, then re-screen every open hold."""

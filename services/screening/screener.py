@@ -130,6 +130,7 @@ class Screener:
             decided_at=self._clock(),
             trigger=trigger,
             supersedes=supersedes,
+            parties=self._reference.parties,  # controlled-party screening
         )
         return decision, {lic.license_id: lic for lic in candidates}
 
