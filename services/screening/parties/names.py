@@ -77,7 +77,6 @@ STOP_WORDS = frozenset({"the", "and"})
 HAN_SUFFIXES = (
     "股份有限公司",
     "有限责任公司",
-    "集团有限公司",
     "有限公司",
     "株式会社",
     "公司",
