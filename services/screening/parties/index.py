@@ -34,8 +34,10 @@ REVIEW_THRESHOLD = 88
 KEY_LENGTH = 4
 #: A key shared by more names than this is too common to select candidates by.
 MAX_POSTINGS = 256
-#: A recorded name shorter than this (compact) is never matched by containment alone.
-MIN_CONTAINED = 4
+#: A recorded name shorter than this (compact) is never matched by containment alone. Latin
+#: containment compares whole words ("BDS" is found in "BDS Logistics", never in "EBDS"); a
+#: two-character Chinese name (立方) is found inside a longer one.
+MIN_CONTAINED = 2
 #: Party names remembered with their matches (ERP traffic repeats its parties).
 CACHE_SIZE = 4096
 
@@ -73,12 +75,12 @@ class PartyIndex:
             texts = [party.name, *party.aliases]
             if party.name_zh:
                 texts.append(party.name_zh)
-            seen: set[str] = set()
+            seen: set[tuple[str, ...]] = set()
             for text in texts:
                 normal = normalise(text)
-                if not normal.compact or normal.compact in seen:
+                if not normal.compact or normal.tokens in seen:
                     continue
-                seen.add(normal.compact)
+                seen.add(normal.tokens)
                 number = len(self._names)
                 self._names.append(_Recorded(listing, text, normal, frozenset(normal.tokens)))
                 self._exact[normal.compact].append(number)

@@ -10,13 +10,16 @@ Two input shapes are accepted, both read with :func:`schemas.strict_json.loads_s
 - the reference compilation (``{"entities": [...], ...}``, as
   ``data/cn-controlled-parties.json``): its ``country`` is free text where the sources state no
   single ISO country (``"EU (member state not stated in P1)"``, a conflict between sources); such
-  an entry gets ``country`` null and the text in ``note``;
+  an entry gets ``country`` null and the text in ``note``; a name's trailing remark about its
+  source (``"Nile Technology Corporation (MT garble, P9)"``, ``"(P45 spelling)"``) is removed,
+  since no shipment will carry it;
 - a JSON array of ControlledParty objects (the wire shape).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
@@ -28,6 +31,8 @@ from schemas.strict_json import JsonInputError, loads_strict
 from schemas.validation import summarise_validation_error
 
 BUNDLED_PARTIES = "cn-controlled-parties.json"
+#: A trailing remark citing a source key (P9, P78 ...) or a spelling note.
+_SOURCE_REMARK = re.compile(r"\s*\((?:[^()]*\bP\d+\b[^()]*|[^()]*\bspelling\b[^()]*)\)\s*$")
 
 
 class PartyListError(ValueError):
@@ -63,12 +68,20 @@ def _from_reference(entry: object) -> object:
     """A reference entity row as a ControlledParty: non-ISO country text moves to ``note``."""
     if not isinstance(entry, dict):
         return entry
+    names = [_without_remark(a) for a in entry.get("aliases") or [] if isinstance(a, str)]
+    if isinstance(entry.get("name"), str):
+        entry = {**entry, "name": _without_remark(entry["name"])}
+    entry = {**entry, "aliases": [a for a in dict.fromkeys(names) if a and a != entry.get("name")]}
     country = entry.get("country")
     if isinstance(country, str) and not (len(country) == 2 and country.isascii()):
         note = entry.get("note")
         stated = f"country per the sources: {country}"
         entry = {**entry, "country": None, "note": f"{stated}; {note}" if note else stated}
     return entry
+
+
+def _without_remark(name: str) -> str:
+    return _SOURCE_REMARK.sub("", name)
 
 
 def _validate(source: str, position: int, entry: object) -> ControlledParty:

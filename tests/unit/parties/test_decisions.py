@@ -20,7 +20,9 @@ def test_listed_end_user_is_held_from_the_listing_day_whatever_licence_covers_it
     assert [str(r.code) for r in held.reasons] == ["PROHIBITED_END_USER"]
     reason = held.reasons[0]
     assert reason.legal_basis is not None
-    assert "2026 No. 23" in reason.legal_basis and "Export Control Law art. 18" in reason.legal_basis
+    assert (
+        "2026 No. 23" in reason.legal_basis and "Export Control Law art. 18" in reason.legal_basis
+    )
     assert "cnp-138" in reason.message and "end user" in reason.message
 
 
