@@ -97,7 +97,8 @@ def test_a_similarly_named_unrelated_company_matches_nothing(listed: ControlledP
     assert _matches(other, country_of(listed)) == {}, other
     decision = screened(shipment(other, "DE", ship_date="2026-11-30"))
     assert decision.outcome.value == "approve", other  # licensed graphite
-    assert decision.evidence is not None and decision.evidence.parties == []
+    assert decision.evidence is not None
+    assert decision.evidence.parties == []
 
 
 @pytest.mark.parametrize(
@@ -154,12 +155,14 @@ def test_each_status_window_acts_on_its_dates(listed: ControlledParty) -> None:
         expected = _expected(listed, status)
         codes = line_codes(decision)
         if expected is None:
-            assert "PROHIBITED_END_USER" not in codes and "PARTY_REVIEW" not in codes, day
+            assert "PROHIBITED_END_USER" not in codes, day
+            assert "PARTY_REVIEW" not in codes, day
         else:
             assert expected in codes, (day, status, codes)
             assert decision.outcome.value == "hold"
             basis = [r.legal_basis for r in decision.reasons if str(r.code) == expected]
-            assert basis and all(listed.announcement in (b or "") for b in basis), basis
+            assert basis
+            assert all(listed.announcement in (b or "") for b in basis), basis
 
 
 @pytest.mark.parametrize("listed", LISTINGS, ids=IDS)
