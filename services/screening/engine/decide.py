@@ -20,6 +20,7 @@ from schemas.decision import (
     Trigger,
 )
 from schemas.license import License
+from schemas.party import PartyMatch
 from schemas.quantity import Quantity
 from schemas.shipment import EventType, ShipmentEvent
 from services.screening.catalogue.model import Catalogue
@@ -108,11 +109,7 @@ def decide(
     if include_evidence:
         if own is None:
             own = own_licences(licences, event.exporter.id)
-        evidence = _evidence(event, own, usage)
-        if parties is not None:
-            evidence = evidence.model_copy(
-                update={"parties": matched, "party_list_version": parties.version}
-            )
+        evidence = _evidence(event, own, usage, matched, parties)
     return build(
         Decision,
         _DECISION_FIELDS,
@@ -157,7 +154,13 @@ def _licence_state(event: ShipmentEvent, own: list[License], usage: LicenceUsage
     )
 
 
-def _evidence(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> DecisionEvidence:
+def _evidence(
+    event: ShipmentEvent,
+    own: list[License],
+    usage: LicenceUsage,
+    matched: list[PartyMatch],
+    parties: PartyIndex | None,
+) -> DecisionEvidence:
     used: list[LicenseUsage] = []
     for licence in own:
         lid = licence.license_id
@@ -172,4 +175,10 @@ def _evidence(event: ShipmentEvent, own: list[License], usage: LicenceUsage) -> 
         used.append(
             LicenseUsage.model_construct(license_id=lid, used=quantity, used_by_shipment=user)
         )
-    return DecisionEvidence.model_construct(event=event, licenses=own, license_usage=used)
+    return DecisionEvidence.model_construct(
+        event=event,
+        licenses=own,
+        license_usage=used,
+        parties=matched,  # controlled-party evidence (services/screening/parties)
+        party_list_version=parties.version if parties is not None else None,
+    )

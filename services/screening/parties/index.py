@@ -10,15 +10,18 @@
   Martin Corp Supply Depot") — unless that recorded name is only part of a longer name the
   party matched exactly (Lockheed Martin Aeronautics is not a near miss of Lockheed Martin).
 
-Candidates come from an inverted index keyed by the first :data:`KEY_LENGTH` characters of each
-word (Chinese: character pairs); a key shared by more than :data:`MAX_POSTINGS` recorded names
-is skipped when the name has another key. The cost per name is therefore bounded by the
-postings of its words, not by the size of the list.
+Candidates come from an inverted index keyed by each word (a plural's final "s" dropped;
+Chinese: character pairs); a key shared by more than :data:`MAX_POSTINGS` recorded names is not
+used to find candidates (a name made only of such words is matched exactly or not at all), and a
+candidate is compared only if it shares at least half of its keys with the name. The cost per
+name is therefore bounded by the postings of its rarer words, not by the size of the list. A near
+miss is found when it shares at least one whole, not too common word with the recorded name (a
+misspelling in every distinctive word is not found).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,14 +33,14 @@ from services.screening.parties.names import NormalName, normalise
 
 #: Similarity (0-100) from which a name that is not an exact match goes to a person.
 REVIEW_THRESHOLD = 88
-#: Characters of a word used as its index key (catches "Dynamic" for "Dynamics").
-KEY_LENGTH = 4
 #: A key shared by more names than this is too common to select candidates by.
 MAX_POSTINGS = 256
 #: A recorded name shorter than this (compact) is never matched by containment alone. Latin
 #: containment compares whole words ("BDS" is found in "BDS Logistics", never in "EBDS"); a
 #: two-character Chinese name (立方) is found inside a longer one.
 MIN_CONTAINED = 2
+#: ``fuzz.ratio`` >= 88 needs the shorter string to be at least this share of the longer one.
+_LENGTH_RATIO = 0.78
 #: Party names remembered with their matches (ERP traffic repeats its parties).
 CACHE_SIZE = 4096
 
@@ -48,6 +51,30 @@ class _Recorded:
     text: str
     normal: NormalName
     words: frozenset[str]
+    keys: frozenset[str]
+    need: int
+    """Keys a name must share with this one to be compared at all."""
+    compared: str
+    """What the similarity scorer compares: sorted words (Latin) or the whole string (Han)."""
+    containable: bool
+
+    def contained_by(self, words: frozenset[str]) -> bool:
+        """Whether every word of this (Latin) name is among ``words``."""
+        return self.containable and self.words <= words
+
+    @classmethod
+    def of(cls, listing: int, text: str, normal: NormalName) -> _Recorded:
+        keys = frozenset(_keys(normal))
+        return cls(
+            listing,
+            text,
+            normal,
+            frozenset(normal.tokens),
+            keys,
+            max(1, (len(keys) + 1) // 2),
+            _compared(normal),
+            len(normal.compact) >= MIN_CONTAINED,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +109,12 @@ class PartyIndex:
                     continue
                 seen.add(normal.tokens)
                 number = len(self._names)
-                self._names.append(_Recorded(listing, text, normal, frozenset(normal.tokens)))
+                recorded = _Recorded.of(listing, text, normal)
+                self._names.append(recorded)
                 self._exact[normal.compact].append(number)
-                for key in _keys(normal):
+                for key in recorded.keys:
                     postings[key].add(number)
+        self._need = [recorded.need for recorded in self._names]
         self._postings: dict[str, tuple[int, ...]] = {
             key: tuple(sorted(numbers)) for key, numbers in postings.items()
         }
@@ -120,48 +149,73 @@ class PartyIndex:
             differs = bool(country and party.country and party.country != country)
             kind = MatchKind.LIKELY if differs else MatchKind.EXACT
             _keep(best, recorded.listing, NameMatch(party, recorded.text, 100, kind, differs))
+        candidates = self._candidates(frozenset(_keys(query)))
+        if not candidates:
+            return tuple(best[listing] for listing in sorted(best))
         explained = [self._names[n] for n in exact]
         words = frozenset(query.tokens)
-        for number in self._candidates(query):
-            recorded = self._names[number]
-            if recorded.listing in best and best[recorded.listing].score == 100:
+        compared = _compared(query)
+        shortest, longest = len(compared) * _LENGTH_RATIO, len(compared) / _LENGTH_RATIO
+        names = self._names
+        han = query.han
+        for number in candidates:
+            recorded = names[number]
+            if recorded.normal.han is not han:
                 continue
-            score = _similarity(query, recorded.normal)
-            if score < REVIEW_THRESHOLD and _contains(query, words, recorded):
+            current = best.get(recorded.listing)
+            if current is not None and current.score == 100:
+                continue
+            if _contains(query, words, recorded) if han else recorded.contained_by(words):
                 if any(_part_of(recorded, longer) for longer in explained):
                     continue
                 score = 100
+            elif shortest <= len(recorded.compared) <= longest:
+                score = round(
+                    fuzz.ratio(compared, recorded.compared, score_cutoff=REVIEW_THRESHOLD)
+                )
+            else:
+                continue
             if score >= REVIEW_THRESHOLD:
                 party = self.parties[recorded.listing]
                 match = NameMatch(party, recorded.text, score, MatchKind.LIKELY)
                 _keep(best, recorded.listing, match)
         return tuple(best[listing] for listing in sorted(best))
 
-    def _candidates(self, query: NormalName) -> set[int]:
-        lists = sorted(
-            (self._postings[key] for key in set(_keys(query)) if key in self._postings), key=len
-        )
-        selective = [p for p in lists if len(p) <= MAX_POSTINGS] or lists[:1]
-        found: set[int] = set()
+    def candidate_count(self, name: str) -> int:
+        """How many recorded names ``name`` would be compared with (the work per name)."""
+        return len(self._candidates(frozenset(_keys(normalise(name)))))
+
+    def _candidates(self, keys: frozenset[str]) -> list[int]:
+        """The recorded names sharing at least half of their keys with ``keys``.
+
+        Shared keys are counted over the postings of the selective keys (in C, by
+        ``Counter.update``); a key skipped as too common is counted as shared by every
+        candidate, so that skipping never loses one.
+        """
+        postings = self._postings
+        lists = [postings[key] for key in keys if key in postings]
+        if not lists:
+            return []
+        selective = [p for p in lists if len(p) <= MAX_POSTINGS]
+        if not selective:  # only words shared by hundreds of names: exact matches only
+            return []
+        skipped = len(lists) - len(selective)
+        counts: Counter[int] = Counter()
         for numbers in selective:
-            found.update(numbers)
-        return found
+            counts.update(numbers)
+        need = self._need
+        return [n for n, shared in counts.items() if shared + skipped >= need[n]]
 
 
 def _keys(normal: NormalName) -> list[str]:
+    """Index keys: Han character pairs; Latin words, a plural's final "s" dropped."""
     if normal.han:
         return list(normal.tokens)
-    return [token[:KEY_LENGTH] for token in normal.tokens]
+    return [t[:-1] if len(t) > 3 and t.endswith("s") else t for t in normal.tokens]
 
 
-def _similarity(query: NormalName, recorded: NormalName) -> int:
-    if query.han != recorded.han:
-        return 0
-    if query.han:
-        return round(fuzz.ratio(query.compact, recorded.compact, score_cutoff=REVIEW_THRESHOLD))
-    return round(
-        fuzz.token_sort_ratio(query.joined, recorded.joined, score_cutoff=REVIEW_THRESHOLD)
-    )
+def _compared(normal: NormalName) -> str:
+    return normal.compact if normal.han else " ".join(sorted(normal.tokens))
 
 
 def _contains(query: NormalName, words: frozenset[str], recorded: _Recorded) -> bool:

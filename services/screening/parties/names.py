@@ -84,8 +84,9 @@ HAN_SUFFIXES = (
 #: Han-script legal-form prefixes (Japanese names often lead with theirs).
 HAN_PREFIXES = ("株式会社", "有限会社")
 
+_DROPPED = LEGAL_FORMS | STOP_WORDS | {""}
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
-_INWORD = re.compile(r"[.'\u2019]")
+_INWORD = str.maketrans("", "", ".'\u2019")
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
 _HAN_NOISE = re.compile(r"[\W_]+")
 
@@ -113,12 +114,15 @@ def has_han(text: str) -> bool:
 
 def normalise(name: str) -> NormalName:
     """The normal form of ``name``; :data:`EMPTY` when nothing identifying is left."""
-    text = unicodedata.normalize("NFKC", name)
-    if has_han(text):
-        return _normalise_han(text)
-    ascii_text = anyascii(text).lower().replace("&", " and ")
-    words = _SEPARATORS.split(_INWORD.sub("", ascii_text))
-    tokens = tuple(w for w in words if w and w not in LEGAL_FORMS and w not in STOP_WORDS)
+    if name.isascii():  # most names: NFKC and transliteration change nothing
+        ascii_text = name.lower().replace("&", " and ")
+    else:
+        text = unicodedata.normalize("NFKC", name)
+        if has_han(text):
+            return _normalise_han(text)
+        ascii_text = anyascii(text).lower().replace("&", " and ")
+    words = _SEPARATORS.split(ascii_text.translate(_INWORD))
+    tokens = tuple([w for w in words if w not in _DROPPED])
     if not tokens:
         return EMPTY
     return NormalName(tokens, "".join(tokens), False)
