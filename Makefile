@@ -53,6 +53,9 @@ demo: $(STAMP)  ## run the pipeline locally on real Kafka + PostgreSQL with samp
 bench-engine: $(STAMP)  ## decisions/s of the pure screening engine, catalogue at real size and 10x
 	$(PY) -m benchmarks.engine.bench_engine 20000
 
+bench-parties: $(STAMP)  ## controlled-party matching per event: bundled list and 20,000 synthetic listings
+	$(PY) -m benchmarks.parties.bench_parties
+
 bench-audit: $(STAMP)  ## audit records/s persisted (decode, chain, COPY) next to a raw COPY of the same rows
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit 20000
 

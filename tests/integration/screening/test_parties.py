@@ -85,6 +85,13 @@ async def test_a_party_list_change_rescreens_the_shipments_it_touches(pipeline: 
         await pipeline.publish_events([touched, untouched])
         first = await pipeline.decisions(until=lambda ds: len(ds) >= 2)
         assert {d.outcome for d in first} == {Outcome.APPROVE}
+        # Unreadable records on the parties topic are skipped; the listing after them counts.
+        garbage = [
+            (b"t-bad/CL-1", b'{"entity_id": "a", "entity_id": "b"}'),
+            (b"t-bad/CL-2", b"\xff\xfe not json"),
+            (b"t-bad/CL-3", b'{"entity_id": "t-bad", "name": "Nordic\\u202e Magnet"}'),
+        ]
+        await publish_records(pipeline.bootstrap, pipeline.settings.topic_parties, garbage)
         # Added: the approved, not yet shipped shipment is held.
         await publish_parties(pipeline, listing("Nordic Magnet Works"))
         added = await pipeline.decisions(until=lambda ds: len(ds) >= 3)
