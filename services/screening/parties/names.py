@@ -86,8 +86,12 @@ HAN_PREFIXES = ("株式会社", "有限会社")
 
 _DROPPED = LEGAL_FORMS | STOP_WORDS | {""}
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
-_INWORD = str.maketrans("", "", ".'\u2019")
-_SEPARATORS = re.compile(r"[^a-z0-9]+")
+#: One pass over an ASCII name: lower case, dots and apostrophes removed inside words, "&" read
+#: as "and", every other mark a word separator.
+_ASCII_WORDS: dict[int, str | None] = {
+    c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128)
+}
+_ASCII_WORDS.update({ord("."): None, ord("'"): None, ord("&"): " and "})
 _HAN_NOISE = re.compile(r"[\W_]+")
 
 
@@ -115,13 +119,13 @@ def has_han(text: str) -> bool:
 def normalise(name: str) -> NormalName:
     """The normal form of ``name``; :data:`EMPTY` when nothing identifying is left."""
     if name.isascii():  # most names: NFKC and transliteration change nothing
-        ascii_text = name.lower().replace("&", " and ")
+        ascii_text = name
     else:
         text = unicodedata.normalize("NFKC", name)
         if has_han(text):
             return _normalise_han(text)
-        ascii_text = anyascii(text).lower().replace("&", " and ")
-    words = _SEPARATORS.split(ascii_text.translate(_INWORD))
+        ascii_text = anyascii(text)
+    words = ascii_text.translate(_ASCII_WORDS).split()
     tokens = tuple([w for w in words if w not in _DROPPED])
     if not tokens:
         return EMPTY
