@@ -3,7 +3,7 @@
 A *listing* is one entity on one list by one announcement (an entity listed on the control list
 and the unreliable entity list has two). ``parties.v1`` is keyed by :func:`listing_key`
 (``entity_id/announcement_key``): keyed by the entity id alone, compaction would keep only one
-of an entity's listings (ADR 0027).
+of an entity's listings (ADR 0028).
 
 Two input shapes are accepted, both read with :func:`schemas.strict_json.loads_strict`:
 

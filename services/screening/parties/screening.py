@@ -1,6 +1,6 @@
 """Controlled-party screening of one shipment: the engine's only entry into this package.
 
-Rules (docs/parties.md, ADR 0027):
+Rules (docs/parties.md, ADR 0028):
 
 - The **consignee** and the **end user** are both matched (:class:`.index.PartyIndex`), each
   with its own country.
