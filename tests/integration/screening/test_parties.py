@@ -3,6 +3,7 @@ the listing as legal basis, and a party-list change re-screens the shipments it 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -117,3 +118,25 @@ async def test_a_party_list_change_rescreens_the_shipments_it_touches(pipeline: 
     assert release.evidence is not None
     assert [m.effect.value for m in release.evidence.parties] == ["none", "none"]
     assert sum(d.shipment_id == untouched.shipment_id for d in out) == 1
+
+
+async def test_parties_publish_puts_every_bundled_listing_on_the_topic_by_listing_key(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+    from services.screening.parties import load_bundled_parties
+
+    monkeypatch.setattr("services.common.settings.get_settings", lambda: pipeline.settings)
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["parties", "publish"])
+    assert result.exit_code == 0, result.output
+    bundled = load_bundled_parties()
+    records = await pipeline.read(
+        pipeline.settings.topic_parties,
+        until=lambda rs: len(rs) >= len(bundled),
+        parse=lambda value: ControlledParty.model_validate_json(value),
+    )
+    assert len(records) == len(bundled)
+    assert {listing_key(p) for p in records} == {listing_key(p) for p in bundled}
+    assert records == bundled  # in order, every field as built from the reference
