@@ -1,7 +1,7 @@
 """Cost of controlled-party screening per shipment event: ``make bench-parties``.
 
-Two figures per list, the best of the repetitions (on a shared, loaded machine the best is the
-least disturbed; medians are printed too):
+Two figures per list, each the best slice of 100 events over all repetitions (on a shared,
+loaded machine the best is the least disturbed, as ``timeit`` advises; medians are printed too):
 
 - ``match``: :func:`screen_parties` alone (consignee and end user of one event matched, statuses
   read, evidence built), every party name unseen before (the name cache never hits);
@@ -141,13 +141,22 @@ def make_events(count: int, listed: list[ControlledParty], seed: int = 5) -> lis
     return events
 
 
-def _time_per_event(run: object, events: list[ShipmentEvent]) -> float:
+SLICE = 100
+
+
+def _time_per_event(run: object, events: list[ShipmentEvent]) -> list[float]:
+    """CPU µs per event of each slice of :data:`SLICE` events (CPU time of this process: other
+    processes' load stays out, except what it does to caches and clock speed)."""
     assert callable(run)
     gc.collect()
-    started = time.process_time()  # CPU time of this process: other processes' load stays out
-    for shipment in events:
-        run(shipment)
-    return (time.process_time() - started) / len(events) * 1e6
+    figures = []
+    for start in range(0, len(events), SLICE):
+        chunk = events[start : start + SLICE]
+        started = time.process_time()
+        for shipment in chunk:
+            run(shipment)
+        figures.append((time.process_time() - started) / len(chunk) * 1e6)
+    return figures
 
 
 def measure(listed: list[ControlledParty], count: int, repetitions: int) -> dict[str, float]:
@@ -158,7 +167,7 @@ def measure(listed: list[ControlledParty], count: int, repetitions: int) -> dict
     for repetition in range(repetitions):
         events = make_events(count, listed, seed=repetition)
         fresh = PartyIndex(listed)  # a fresh index: an empty name cache
-        matches.append(_time_per_event(lambda e, i=fresh: screen_parties(e, i), events))
+        matches.extend(_time_per_event(lambda e, i=fresh: screen_parties(e, i), events))
         index = PartyIndex(listed)
 
         def with_parties(e: ShipmentEvent, index: PartyIndex = index) -> None:
@@ -168,7 +177,8 @@ def measure(listed: list[ControlledParty], count: int, repetitions: int) -> dict
             decide(e, catalogue, [], usage, decided_at=decided_at)
 
         plain = _time_per_event(without, events)
-        added.append(_time_per_event(with_parties, events) - plain)
+        slices = zip(_time_per_event(with_parties, events), plain, strict=True)
+        added.extend(w - p for w, p in slices)
         candidates.append(
             max(index.candidate_count(p.name) for e in events for p in (e.consignee, e.end_user))
         )

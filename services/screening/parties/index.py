@@ -21,7 +21,7 @@ misspelling in every distinctive word is not found).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -188,22 +188,23 @@ class PartyIndex:
     def _candidates(self, keys: frozenset[str]) -> list[int]:
         """The recorded names sharing at least half of their keys with ``keys``.
 
-        Shared keys are counted over the postings of the selective keys (in C, by
-        ``Counter.update``); a key skipped as too common is counted as shared by every
-        candidate, so that skipping never loses one.
+        A key skipped as too common is counted as shared by every candidate, so that skipping
+        never loses one. (A plain dict counts faster than ``Counter`` at these sizes.)
         """
         postings = self._postings
-        lists = [postings[key] for key in keys if key in postings]
-        if not lists:
-            return []
-        selective = [p for p in lists if len(p) <= MAX_POSTINGS]
-        if not selective:  # only words shared by hundreds of names: exact matches only
+        lists = [numbers for key in keys if (numbers := postings.get(key)) is not None]
+        selective = [numbers for numbers in lists if len(numbers) <= MAX_POSTINGS]
+        if not selective:  # no word, or only words shared by hundreds of names: exact only
             return []
         skipped = len(lists) - len(selective)
-        counts: Counter[int] = Counter()
-        for numbers in selective:
-            counts.update(numbers)
         need = self._need
+        if len(selective) == 1:
+            return [n for n in selective[0] if 1 + skipped >= need[n]]
+        counts: dict[int, int] = {}
+        get = counts.get
+        for numbers in selective:
+            for n in numbers:
+                counts[n] = get(n, 0) + 1
         return [n for n, shared in counts.items() if shared + skipped >= need[n]]
 
 
