@@ -163,7 +163,9 @@ def measure(listed: list[ControlledParty], count: int, repetitions: int) -> dict
     catalogue = load_bundled_catalogue()
     decided_at = datetime.now(UTC)
     usage = LicenceUsage.empty()
-    matches, added, candidates = [], [], []
+    matches: list[float] = []
+    added: list[float] = []
+    candidates: list[int] = []
     for repetition in range(repetitions):
         events = make_events(count, listed, seed=repetition)
         fresh = PartyIndex(listed)  # a fresh index: an empty name cache

@@ -22,7 +22,7 @@ from services.screening.consumer import Topics
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
 from services.screening.parties.follower import PartyListChange
-from services.screening.parties.rescreen import affected
+from services.screening.parties.rescreen import affected, decided_on_another_list
 from services.screening.publish import Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData
 from services.screening.retry import retry_transient
@@ -114,6 +114,15 @@ class Rescreener:
         by_catalogue = [s for s in holds if s.latest_decision.catalogue_version != version]
         by_licence = [s for s in holds if s.latest_decision.catalogue_version == version]
         await self.rescreen(by_catalogue, Trigger.CATALOGUE_CHANGE)
+        # Controlled parties (services/screening/parties): holds and unshipped approvals decided
+        # on another party list than the one now in force.
+        approvals = await self._retry(
+            lambda: self._ledger.approvals_not_shipped(self._today()), "rescreen_read"
+        )
+        by_parties = decided_on_another_list([*by_licence, *approvals], self._reference.parties)
+        await self.rescreen(by_parties, Trigger.PARTY_LIST_CHANGE)
+        chosen = {s.shipment_id for s in by_parties}
+        by_licence = [s for s in by_licence if s.shipment_id not in chosen]
         await self.rescreen(by_licence, Trigger.LICENSE_CHANGE)
 
     async def rescreen(self, states: Sequence[ShipmentState], trigger: Trigger) -> list[Screened]:

@@ -140,3 +140,25 @@ async def test_parties_publish_puts_every_bundled_listing_on_the_topic_by_listin
     assert len(records) == len(bundled)
     assert {listing_key(p) for p in records} == {listing_key(p) for p in bundled}
     assert records == bundled  # in order, every field as built from the reference
+
+
+async def test_a_listing_published_while_no_instance_runs_is_caught_up_at_start(
+    pipeline: Pipeline,
+) -> None:
+    await pipeline.publish_catalogue(controls_catalogue())
+    exporter = pipeline.exporter()
+    await pipeline.publish_licences(licence(exporter, cap="1000"))
+    await publish_parties(pipeline, listing("Somebody Else Corp.", entity_id="t-000"))
+    shipment = to(event(exporter, samarium_kg="10"), "Quiet Harbour Magnets Inc.")
+    async with running(pipeline):
+        await pipeline.publish_events([shipment])
+        first = await pipeline.decisions(until=lambda ds: len(ds) >= 1)
+    assert first[0].outcome is Outcome.APPROVE
+    await publish_parties(pipeline, listing("Quiet Harbour Magnets"))  # nobody is running
+    async with running(pipeline):
+        out = await pipeline.decisions(until=lambda ds: len(ds) >= 2)
+    caught_up = out[-1]
+    assert caught_up.trigger is Trigger.PARTY_LIST_CHANGE
+    assert caught_up.outcome is Outcome.HOLD
+    assert caught_up.supersedes == first[0].decision_id
+    assert {r.code for r in caught_up.reasons} == {ReasonCode.PROHIBITED_END_USER}
