@@ -46,3 +46,23 @@ def test_a_name_of_only_legal_forms_is_empty_and_matches_nothing(name: str) -> N
     from tests.unit.parties.helpers import bundled_index
 
     assert bundled_index().match(name, "US") == ()
+
+
+@pytest.mark.parametrize(
+    ("disguised", "kind"),
+    [
+        ("Lock\u200bheed Martin Corp", "exact"),  # zero-width space inside a word
+        ("Lockheed Martin Corp\u00ad", "exact"),  # soft hyphen
+        ("LOCKHEED\u00a0MARTIN", "exact"),  # no-break space
+        ("L\u00f3ckh\u00e9ed M\u00e1rtin", "exact"),  # diacritics
+        ("\uff2c\uff4f\uff43\uff4b\uff48\uff45\uff45\uff44 Martin", "exact"),  # full-width
+        ("Lockheed  Martin,,, Corp...", "exact"),
+        ("\u6d1b\u514b\u5e0c\u5fb7\u2027\u9a6c\u4e01\u516c\u53f8", "exact"),  # another middle dot
+        ("L\u043e\u0441kheed Martin Corporation", "likely"),  # Cyrillic o and s: a person looks
+    ],
+)
+def test_disguised_spellings_of_a_listed_name_are_still_caught(disguised: str, kind: str) -> None:
+    from tests.unit.parties.helpers import bundled_index
+
+    found = {m.party.entity_id: m.kind.value for m in bundled_index().match(disguised, "US")}
+    assert found.get("cnp-006") == kind
