@@ -109,3 +109,20 @@ def test_the_batch_encoder_writes_the_party_evidence_byte_for_byte() -> None:
     encoded = DecisionEncoder().encode(decision, shipped, shipped.model_dump_json())
     assert encoded == decision.model_dump_json()
     assert Decision.model_validate_json(encoded) == decision
+
+
+def test_metrics_count_matches_by_list_kind_and_effect() -> None:
+    from services.screening.metrics import ScreeningMetrics
+
+    metrics = ScreeningMetrics()
+    metrics.observe_decision(
+        screened(shipment(MP, consignee="General Dynamic", consignee_country="US"))
+    )
+    registry = metrics.registry
+
+    def count(kind: str, effect: str) -> float | None:
+        labels = {"list": "control", "kind": kind, "effect": effect}
+        return registry.get_sample_value("lodestone_screening_party_matches_total", labels)
+
+    assert count("exact", "prohibited") == 1
+    assert count("likely", "review") == 1
