@@ -59,6 +59,9 @@ bench-engine: $(STAMP)  ## decisions/s of the pure screening engine, catalogue a
 bench-replay: $(STAMP)  ## replay decisions/s and what-if shipments/s of one core, on 100,000 decisions
 	$(PY) -m benchmarks.replay.bench_replay 100000
 
+bench-parties: $(STAMP)  ## controlled-party matching per event: bundled list and 20,000 synthetic listings
+	$(PY) -m benchmarks.parties.bench_parties
+
 bench-audit: $(STAMP)  ## audit records/s persisted (decode, chain, COPY) next to a raw COPY of the same rows
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit 20000
 

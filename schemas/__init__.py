@@ -15,7 +15,15 @@ from schemas.decision import (
     utc_now,
 )
 from schemas.license import License, LicenseKind, LicenseStatus
-from schemas.party import ControlledParty, PartyList, PartyStatus, StatusWindow
+from schemas.party import (
+    ControlledParty,
+    MatchKind,
+    PartyEffect,
+    PartyList,
+    PartyMatch,
+    PartyStatus,
+    StatusWindow,
+)
 from schemas.quantity import IncompatibleUnitsError, Quantity, Unit, convert
 from schemas.review import Review, ReviewAction, Reviewer
 from schemas.shipment import (
@@ -50,9 +58,12 @@ __all__ = [
     "LicenseStatus",
     "LicenseUsage",
     "LineDecision",
+    "MatchKind",
     "Outcome",
     "Party",
+    "PartyEffect",
     "PartyList",
+    "PartyMatch",
     "PartyStatus",
     "Quantity",
     "Reason",

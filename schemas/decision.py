@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas._common import OUTPUT_MODEL_CONFIG
 from schemas.license import License
+from schemas.party import PartyMatch
 from schemas.quantity import Quantity
 from schemas.shipment import ShipmentEvent
 
@@ -23,6 +24,8 @@ class Trigger(StrEnum):
     SHIPMENT_EVENT = "shipment_event"
     LICENSE_CHANGE = "license_change"
     CATALOGUE_CHANGE = "catalogue_change"
+    #: v1 addition: an entry of a controlled-party list (``parties.v1``) was added or changed.
+    PARTY_LIST_CHANGE = "party_list_change"
 
 
 class ReasonCode(StrEnum):
@@ -47,6 +50,10 @@ class ReasonCode(StrEnum):
     SHIP_DATE_IMPLAUSIBLE = "SHIP_DATE_IMPLAUSIBLE"
     #: v1 additions: the line's declared ``control_code`` contradicts what the goods show.
     DECLARATION_MISMATCH = "DECLARATION_MISMATCH"
+    #: v1 addition: the consignee or end user is on a controlled-party list in force.
+    PROHIBITED_END_USER = "PROHIBITED_END_USER"
+    #: v1 addition: a possible, not certain, controlled-party match: a person decides.
+    PARTY_REVIEW = "PARTY_REVIEW"
 
     @property
     def outcome(self) -> Outcome:
@@ -130,6 +137,10 @@ class DecisionEvidence(BaseModel):
     event: ShipmentEvent
     licenses: list[License] = []
     license_usage: list[LicenseUsage] = []
+    #: v1 addition: the controlled-party entries the consignee or end user matched.
+    parties: list[PartyMatch] = []
+    #: v1 addition: the version (content hash) of the party list screened against.
+    party_list_version: str | None = None
 
 
 class Decision(BaseModel):

@@ -9,7 +9,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
-from schemas._common import INPUT_MODEL_CONFIG, CountryCode, Description, Identifier, Name
+from schemas._common import (
+    INPUT_MODEL_CONFIG,
+    OUTPUT_MODEL_CONFIG,
+    CountryCode,
+    Description,
+    Identifier,
+    Name,
+)
 
 
 class PartyList(StrEnum):
@@ -78,3 +85,47 @@ class ControlledParty(BaseModel):
             if window.from_ <= day and (window.to is None or day <= window.to):
                 return window.status
         return None
+
+
+class MatchKind(StrEnum):
+    """How a shipment's party matched a listed entity (services/screening/parties)."""
+
+    EXACT = "exact"
+    """The normalised name equals a recorded name of the entity, and the country agrees."""
+    LIKELY = "likely"
+    """A near miss: similar, containing a recorded name, or the same name in another country."""
+
+
+class PartyEffect(StrEnum):
+    """What a match did to the decision."""
+
+    PROHIBITED = "prohibited"
+    """PROHIBITED_END_USER on the lines the list covers."""
+    REVIEW = "review"
+    """PARTY_REVIEW on the lines the list covers: a person decides."""
+    NONE = "none"
+    """Recorded for the auditor only: the listing is not in force on the ship date."""
+
+
+class PartyMatch(BaseModel):
+    """Evidence: one shipment party matched against one listing of a controlled party."""
+
+    model_config = OUTPUT_MODEL_CONFIG
+
+    role: str
+    """``consignee`` or ``end_user``."""
+    party_name: str
+    party_country: str
+    entity_id: str
+    party_list: PartyList
+    announcement: str
+    announcement_key: str | None = None
+    name_matched: str
+    """The recorded name (canonical, alias or Chinese) that matched."""
+    score: int
+    """Similarity 0-100 (rapidfuzz); 100 for an exact match."""
+    kind: MatchKind
+    status: PartyStatus | None
+    """The listing's status on the ship date (``None``: not yet listed)."""
+    weak: bool
+    effect: PartyEffect

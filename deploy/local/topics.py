@@ -42,6 +42,7 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         # Every signed tree head, kept for good: outside verifiers compare the store with them.
         TopicSpec(s.topic_anchors, 1, {"retention.ms": "-1"}),
         TopicSpec(ScreeningSettings().shadow_topic, 6, {"max.message.bytes": str(4 * MIB)}),
+        TopicSpec(s.topic_parties, 1, compact),
     ]
 
 

@@ -100,6 +100,7 @@ class Replayer:
             decided_at=inputs.decided_at,
             trigger=inputs.trigger,
             supersedes=inputs.supersedes,
+            parties=inputs.parties,
         )
         mine = orjson.loads(derived.model_dump_json())
         try:

@@ -46,6 +46,7 @@ class Settings(KafkaSecuritySettings):
     topic_shipments: str = "shipments.v1"
     topic_licenses: str = "licenses.v1"
     topic_controls: str = "controls.v1"
+    topic_parties: str = "parties.v1"
     topic_decisions: str = "decisions.v1"
     topic_dead_letters: str = "shipments.v1.dlq"
     topic_anchors: str = "audit.anchors.v1"

@@ -30,6 +30,7 @@ from services.screening.config import ScreeningSettings, Topics
 from services.screening.consumer import ShipmentConsumer
 from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
+from services.screening.parties.follower import PartyListChange
 from services.screening.publish import BrokerPublisher, Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData, ReferenceFollower
 from services.screening.rescreen import Rescreener
@@ -134,6 +135,7 @@ class ScreeningService:
             licences_topic=self.settings.topic_licenses,
             require_published_catalogue=self.options.require_published_catalogue,
             on_change=self._on_reference_change,
+            parties_topic=self.settings.topic_parties,
         )
         self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
         self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
@@ -166,7 +168,9 @@ class ScreeningService:
         if self.on_fatal is not None:
             self.on_fatal()
 
-    async def _on_reference_change(self, change: LicenceChange | Catalogue) -> None:
+    async def _on_reference_change(
+        self, change: LicenceChange | Catalogue | PartyListChange
+    ) -> None:
         self.metrics.licences.set(len(self.reference.licences))
         if self._rescreener is not None and self._consuming:
             await self._rescreener.on_change(change)

@@ -22,6 +22,8 @@ from services.screening.catalogue import (
 from services.screening.catalogue.diff import diff_catalogues
 from services.screening.catalogue.summary import measure_rows, unconfirmed_statuses
 from services.screening.engine import decide
+from services.screening.parties import PartyIndex, PartyListError
+from services.screening.parties.cli import load_parties
 from services.screening.running_usage import RunningUsage
 
 M = TypeVar("M", bound=BaseModel)
@@ -94,20 +96,30 @@ def screen(
     licenses: Annotated[
         Path | None, typer.Option("--licenses", help="JSON array of License objects.")
     ] = None,
+    parties: Annotated[
+        Path | None,
+        typer.Option("--parties", help="Controlled-party list JSON (default: bundled)."),
+    ] = None,
 ) -> None:
     """Decide shipment events offline; prints one Decision JSON per line, in input order."""
     try:
         cat = _catalogue(catalogue)
         held = load_licences(licenses) if licenses else []
         batches = [load_events(path) for path in events]
-    except (InputError, CatalogueError) as exc:
+        party_index = PartyIndex(load_parties(parties))  # controlled-party screening
+    except (InputError, CatalogueError, PartyListError) as exc:
         raise _fail(str(exc)) from None
     usage = RunningUsage(held)  # the service's usage model: same rules, nothing stored
     out = sys.stdout
     for batch in batches:
         for event in batch:
             decision = decide(
-                event, cat, held, usage.usage_for(event.shipment_id), decided_at=utc_now()
+                event,
+                cat,
+                held,
+                usage.usage_for(event.shipment_id),
+                decided_at=utc_now(),
+                parties=party_index,
             )
             usage.apply(decision)
             out.write(decision.model_dump_json(exclude_none=False) + "\n")

@@ -112,6 +112,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(screening_app, name="screening")
     app.add_typer(licenses_app, name="licenses")
     app.command("tail")(tail_command)
+    from services.screening.parties.cli import parties_app  # controlled-party lists
+
+    app.add_typer(parties_app, name="parties")
     for group in app.registered_groups:
         if group.name == "catalogue" and group.typer_instance is not None:
             group.typer_instance.command("publish")(catalogue_publish)

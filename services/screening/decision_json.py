@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from schemas import Decision, DecisionEvidence, License, LicenseUsage, ShipmentEvent
+from schemas import Decision, DecisionEvidence, License, LicenseUsage, PartyMatch, ShipmentEvent
 
 _LICENCES: TypeAdapter[list[License]] = TypeAdapter(list[License])
 _USAGE: TypeAdapter[list[LicenseUsage]] = TypeAdapter(list[LicenseUsage])
+_PARTIES: TypeAdapter[list[PartyMatch]] = TypeAdapter(list[PartyMatch])
+_OPTIONAL_TEXT: TypeAdapter[str | None] = TypeAdapter(str | None)
 _WITHOUT_EVIDENCE = {"evidence"}
 
 #: the splice relies on ``evidence`` being the last field and on the order of its own fields
 SPLICEABLE = list(Decision.model_fields)[-1] == "evidence" and list(
     DecisionEvidence.model_fields
-) == ["event", "licenses", "license_usage"]
+) == ["event", "licenses", "license_usage", "parties", "party_list_version"]
 
 
 class DecisionEncoder:
@@ -43,9 +45,13 @@ class DecisionEncoder:
         head = decision.model_dump_json(exclude=_WITHOUT_EVIDENCE)
         used = evidence.license_usage
         usage = _USAGE.dump_json(used).decode() if used else "[]"
+        matched = evidence.parties
+        parties = _PARTIES.dump_json(matched).decode() if matched else "[]"
+        version = _OPTIONAL_TEXT.dump_json(evidence.party_list_version).decode()
         return (
             f'{head[:-1]},"evidence":{{"event":{event_json},'
-            f'"licenses":{self._licences_json(evidence.licenses)},"license_usage":{usage}}}}}'
+            f'"licenses":{self._licences_json(evidence.licenses)},"license_usage":{usage},'
+            f'"parties":{parties},"party_list_version":{version}}}}}'
         )
 
     def _licences_json(self, licences: list[License]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from pydantic import TypeAdapter
 
 from schemas import License, LicenseUsage, ShipmentEvent, Trigger
 from services.screening.engine import UsageByOthers
+from services.screening.parties import PartyIndex, load_bundled_parties
 
 _LICENCES: TypeAdapter[list[License]] = TypeAdapter(list[License])
 _USAGE: TypeAdapter[list[LicenseUsage]] = TypeAdapter(list[LicenseUsage])
@@ -38,6 +40,31 @@ class DecisionInputs:
     decided_at: datetime
     trigger: Trigger
     supersedes: str | None
+    parties: PartyIndex | None = None
+    """The controlled-party list the decision was taken with (``None``: not screened)."""
+
+
+@lru_cache(maxsize=1)
+def _bundled_parties() -> PartyIndex:
+    return PartyIndex(load_bundled_parties())
+
+
+def party_list_of(version: object) -> PartyIndex | None:
+    """The party list named by a decision's ``evidence.party_list_version``.
+
+    Lodestone keeps one list outside the topic: the bundled one. A decision taken with another
+    (published) list cannot be re-derived here, and says so rather than being re-decided
+    without its party screening, which would report party holds as changes.
+    """
+    if version is None:
+        return None
+    bundled = _bundled_parties()
+    if version != bundled.version:
+        raise EvidenceError(
+            f"the decision used controlled-party list {version}; only the bundled list"
+            f" ({bundled.version}) is available to decide it again"
+        )
+    return bundled
 
 
 class EvidenceReader:
@@ -67,7 +94,8 @@ class EvidenceReader:
         supersedes = recorded.get("supersedes")
         if supersedes is not None and not isinstance(supersedes, str):
             raise EvidenceError("supersedes is not a decision id")
-        return DecisionInputs(event, licences, usage, decided_at, trigger, supersedes)
+        parties = party_list_of(evidence.get("party_list_version"))
+        return DecisionInputs(event, licences, usage, decided_at, trigger, supersedes, parties)
 
     def _licences_of(self, raw: object) -> list[License]:
         key = orjson.dumps(raw)

@@ -33,6 +33,12 @@ class ScreeningMetrics:
             ["code"],
             registry=r,
         )
+        self.party_matches = Counter(
+            "lodestone_screening_party_matches",
+            "Controlled-party matches in emitted decisions, by list, match kind and effect.",
+            ["list", "kind", "effect"],
+            registry=r,
+        )
         self.latency = Histogram(
             "lodestone_screening_processing_seconds",
             "From record fetched to decision stored, per event.",
@@ -106,6 +112,11 @@ class ScreeningMetrics:
                 counter = self.reasons.labels(reason.code.value)
                 self._reason_children[reason.code] = counter
             counter.inc()
+        if decision.evidence is not None:  # controlled-party matches (services/screening/parties)
+            for match in decision.evidence.parties:
+                self.party_matches.labels(
+                    match.party_list.value, match.kind.value, match.effect.value
+                ).inc()
 
 
 def _today() -> date:

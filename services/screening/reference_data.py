@@ -1,4 +1,5 @@
-"""Reference data as streams: the catalogue (``controls.v1``) and licences (``licenses.v1``).
+"""Reference data as streams: the catalogue (``controls.v1``), licences (``licenses.v1``) and
+the controlled-party list (``parties.v1``, see :mod:`services.screening.parties.follower`).
 
 :class:`ReferenceFollower` reads both topics from the beginning up to the end offsets found at
 start-up (``loaded`` is then set: the service is ready to decide), and follows them live after,
@@ -20,6 +21,8 @@ from schemas.validation import summarise_validation_error
 from services.common.kafka_security import kafka_client_options
 from services.common.logging import get_logger
 from services.screening.catalogue import Catalogue, CatalogueError, load_bundled_catalogue
+from services.screening.parties import PartyIndex
+from services.screening.parties.follower import PartyListChange, PartyListState
 
 log = get_logger(__name__)
 
@@ -31,6 +34,9 @@ class ReferenceData:
     catalogue: Catalogue | None = None
     catalogue_source: str = "none"
     licences: Mapping[str, License] = field(default_factory=dict)
+    #: The controlled-party list (``None`` until loaded, or when ``parties.v1`` is not followed).
+    parties: PartyIndex | None = None
+    parties_source: str = "none"
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
 
     def require_catalogue(self) -> Catalogue:
@@ -50,7 +56,7 @@ class LicenceChange:
 
 
 #: Called with each live change after the initial load (not during it).
-ChangeListener = Callable[[LicenceChange | Catalogue], Awaitable[None]]
+ChangeListener = Callable[[LicenceChange | Catalogue | PartyListChange], Awaitable[None]]
 
 
 class ReferenceFollower:
@@ -65,6 +71,7 @@ class ReferenceFollower:
         licences_topic: str,
         require_published_catalogue: bool,
         on_change: ChangeListener | None = None,
+        parties_topic: str | None = None,
     ) -> None:
         self.data = data
         self._bootstrap = bootstrap
@@ -72,6 +79,8 @@ class ReferenceFollower:
         self._licences = licences_topic
         self._require_published = require_published_catalogue
         self._on_change = on_change
+        self._parties = parties_topic
+        self._party_state = PartyListState()
         self.invalid_records = 0
 
     async def run(self) -> None:
@@ -106,13 +115,14 @@ class ReferenceFollower:
                         change = self._apply(record)
                         if change is not None and self._on_change is not None:
                             await self._on_change(change)
+                await self._flush_parties()
                 if not self.data.loaded.is_set() and self.data.catalogue is not None:
                     self._mark_loaded()
         finally:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        wanted = (self._controls, self._licences)
+        wanted = tuple(t for t in (self._controls, self._licences, self._parties) if t)
         while True:
             # A fresh metadata snapshot (the consumer's cache only tracks subscribed topics).
             cluster = await consumer._client.fetch_all_metadata()
@@ -129,6 +139,8 @@ class ReferenceFollower:
             await asyncio.sleep(1)
 
     def _finish_initial_load(self) -> None:
+        if self._parties:
+            self.data.parties, self.data.parties_source = self._party_state.initial_index()
         if self.data.catalogue is None and not self._require_published:
             self.data.catalogue = load_bundled_catalogue()
             self.data.catalogue_source = "bundled"
@@ -163,6 +175,9 @@ class ReferenceFollower:
         try:
             if record.topic == self._controls:
                 return self._apply_catalogue(record)
+            if record.topic == self._parties:
+                self._party_state.apply(record.key, record.value)  # indexed per batch
+                return None
             return self._apply_licence(record)
         except Exception as exc:
             self.invalid_records += 1
@@ -216,3 +231,21 @@ class ReferenceFollower:
         if not self.data.loaded.is_set() or before == licence:
             return None
         return LicenceChange(licence.license_id, before, licence)
+
+    async def _flush_parties(self) -> None:
+        """Index the party records of the last batch once, then report them as one change."""
+        if not self._parties or self.data.parties is None:
+            return
+        change = self._party_state.flush()
+        if change is None:
+            return
+        self.data.parties, self.data.parties_source = change.index, "published"
+        log.info(
+            "party list changed",
+            party_list_version=change.index.version,
+            listings=len(change.index),
+            added_or_changed=len(change.after),
+            changed_or_removed=len(change.before),
+        )
+        if self._on_change is not None:
+            await self._on_change(change)

@@ -26,6 +26,8 @@ from services.screening.catalogue import Catalogue
 from services.screening.config import Topics
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
+from services.screening.parties.follower import PartyListChange
+from services.screening.parties.rescreen import affected, decided_on_another_list
 from services.screening.publish import Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData
 from services.screening.retry import retry_transient
@@ -70,8 +72,11 @@ class Rescreener:
         self._batch_size = batch_size
         self._max_delay = max_delay
 
-    async def on_change(self, change: LicenceChange | Catalogue) -> None:
+    async def on_change(self, change: LicenceChange | Catalogue | PartyListChange) -> None:
         """The reference follower's listener."""
+        if isinstance(change, PartyListChange):  # controlled parties: services/screening/parties
+            await self._on_party_change(change)
+            return
         if isinstance(change, LicenceChange):
             holders = {lic.holder_id for lic in (change.before, change.after) if lic is not None}
             unreadable = self._unreadable(Trigger.LICENSE_CHANGE)
@@ -103,6 +108,16 @@ class Rescreener:
         )
         await self.rescreen([*holds, *approvals], Trigger.CATALOGUE_CHANGE)
 
+    async def _on_party_change(self, change: PartyListChange) -> None:
+        """Open holds and unshipped approvals whose consignee or end user the change touches."""
+        holds = await self._retry(lambda: self._ledger.open_holds(), "rescreen_read")
+        approvals = await self._retry(
+            lambda: self._ledger.approvals_not_shipped(self._today()), "rescreen_read"
+        )
+        states = affected([*holds, *approvals], change)
+        log.info("party list changed; re-screening", shipments=len(states))
+        await self.rescreen(states, Trigger.PARTY_LIST_CHANGE)
+
     async def catch_up(self) -> None:
         """At start: emit stored but unacknowledged decisions, then re-screen every open hold."""
         pending = await self._retry(lambda: self._ledger.unpublished(), "republish")
@@ -117,6 +132,15 @@ class Rescreener:
         by_catalogue = [s for s in holds if s.latest_decision.catalogue_version != version]
         by_licence = [s for s in holds if s.latest_decision.catalogue_version == version]
         await self.rescreen(by_catalogue, Trigger.CATALOGUE_CHANGE)
+        # Controlled parties (services/screening/parties): holds and unshipped approvals decided
+        # on another party list than the one now in force.
+        approvals = await self._retry(
+            lambda: self._ledger.approvals_not_shipped(self._today()), "rescreen_read"
+        )
+        by_parties = decided_on_another_list([*by_licence, *approvals], self._reference.parties)
+        await self.rescreen(by_parties, Trigger.PARTY_LIST_CHANGE)
+        chosen = {s.shipment_id for s in by_parties}
+        by_licence = [s for s in by_licence if s.shipment_id not in chosen]
         await self.rescreen(by_licence, Trigger.LICENSE_CHANGE)
 
     async def rescreen(self, states: Sequence[ShipmentState], trigger: Trigger) -> list[Screened]:

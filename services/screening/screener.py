@@ -305,6 +305,7 @@ class Screener:
                 decided_at=plan.decided_at,
                 trigger=plan.trigger,
                 supersedes=plan.supersedes,
+                parties=self._reference.parties,  # controlled-party screening
             )
             if plan.event_json is None:
                 plan.event_json = e.model_dump_json()

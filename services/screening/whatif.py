@@ -341,6 +341,7 @@ def decide_inputs(
         trigger=inputs.trigger,
         supersedes=inputs.supersedes,
         include_evidence=include_evidence,
+        parties=inputs.parties,
     )
 
 

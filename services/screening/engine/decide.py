@@ -22,6 +22,7 @@ from schemas.decision import (
     WarningCode,
 )
 from schemas.license import License
+from schemas.party import PartyMatch
 from schemas.quantity import Quantity
 from schemas.shipment import CargoLine, EventType, ShipmentEvent
 from services.screening.catalogue.model import Catalogue, Measure
@@ -45,6 +46,7 @@ from services.screening.engine.lines import (
 )
 from services.screening.engine.recognition import recognise
 from services.screening.engine.usage import UsageByOthers
+from services.screening.parties import PartyIndex, apply_party_matches, screen_parties
 
 #: Namespace of decision ids (uuid5); never change it, ids of past decisions depend on it.
 DECISION_NAMESPACE = uuid.UUID("6f1d3c52-7d0e-5b8a-9a43-6c1e0d5f2b11")
@@ -79,12 +81,13 @@ def decide(
     trigger: Trigger = Trigger.SHIPMENT_EVENT,
     supersedes: str | None = None,
     include_evidence: bool = True,
+    parties: PartyIndex | None = None,
 ) -> Decision:
     """Decide a shipment event against a catalogue, the licences known and their usage.
 
     ``licences`` may hold other exporters' licences (only the exporter's own are considered);
     ``usage`` is what other shipments have consumed. The result depends on nothing else except
-    ``decided_at``.
+    ``decided_at`` and the controlled-party list ``parties`` (``None``: parties not screened).
     """
     version = catalogue.version
     lines: list[LineDecision] = []
@@ -124,11 +127,15 @@ def decide(
             reasons.extend(line_reasons)
             if line_decision.outcome is _HOLD:
                 outcome = _HOLD
+    # Controlled-party screening (services/screening/parties): holds the lines a listing covers.
+    matched = screen_parties(event, parties) if parties is not None else []
+    if matched and apply_party_matches(lines, reasons, matched):
+        outcome = _HOLD
     evidence = None
     if include_evidence:
         if own is None:
             own = own_licences(licences, event.exporter.id)
-        evidence = _evidence(event, own, usage)
+        evidence = _evidence(event, own, usage, matched, parties)
     return build(
         Decision,
         _DECISION_FIELDS,
@@ -276,7 +283,13 @@ def _licence_state(event: ShipmentEvent, own: list[License], usage: UsageByOther
     )
 
 
-def _evidence(event: ShipmentEvent, own: list[License], usage: UsageByOthers) -> DecisionEvidence:
+def _evidence(
+    event: ShipmentEvent,
+    own: list[License],
+    usage: UsageByOthers,
+    matched: list[PartyMatch],
+    parties: PartyIndex | None,
+) -> DecisionEvidence:
     used: list[LicenseUsage] = []
     for licence in own:
         lid = licence.license_id
@@ -291,4 +304,10 @@ def _evidence(event: ShipmentEvent, own: list[License], usage: UsageByOthers) ->
         used.append(
             LicenseUsage.model_construct(license_id=lid, used=quantity, used_by_shipment=user)
         )
-    return DecisionEvidence.model_construct(event=event, licenses=own, license_usage=used)
+    return DecisionEvidence.model_construct(
+        event=event,
+        licenses=own,
+        license_usage=used,
+        parties=matched,  # controlled-party evidence (services/screening/parties)
+        party_list_version=parties.version if parties is not None else None,
+    )

@@ -128,6 +128,7 @@ async def pipeline(
         topic_dead_letters=await new_topic(partitions=1, prefix="dlq"),
         topic_licenses=await new_topic(partitions=1, configs=compacted, prefix="licenses"),
         topic_controls=await new_topic(partitions=1, configs=compacted, prefix="controls"),
+        topic_parties=await new_topic(partitions=1, configs=compacted, prefix="parties"),
     )
     options = ScreeningSettings(
         group_id=f"screening-{uuid.uuid4().hex[:8]}",
