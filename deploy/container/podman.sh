@@ -8,14 +8,19 @@ set -euo pipefail
 
 LODESTONE_CACHE="${LODESTONE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lodestone}"
 
+# Debian's podman 4.3 uses CNI networks, whose containers find each other by name only with
+# the dnsname plugin.
+PODMAN_PACKAGES=(podman runc mmdebstrap uidmap slirp4netns golang-github-containernetworking-plugin-dnsname)
+
 need_podman() {
-  if ! command -v podman >/dev/null; then
+  if ! command -v podman >/dev/null || { command -v dpkg >/dev/null && \
+      ! dpkg -s golang-github-containernetworking-plugin-dnsname >/dev/null 2>&1; }; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "installing podman (apt-get)" >&2
+      echo "installing ${PODMAN_PACKAGES[*]} (apt-get)" >&2
       DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        podman runc mmdebstrap uidmap slirp4netns >&2
-    else
-      echo "podman is required: apt-get install podman runc mmdebstrap" >&2
+        "${PODMAN_PACKAGES[@]}" >&2
+    elif ! command -v podman >/dev/null; then
+      echo "podman is required: apt-get install ${PODMAN_PACKAGES[*]}" >&2
       exit 1
     fi
   fi
