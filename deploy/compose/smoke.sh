@@ -33,10 +33,13 @@ export LODESTONE_COMPOSE_KAFKA_PORT=${LODESTONE_COMPOSE_KAFKA_PORT:-17092}
 export LODESTONE_COMPOSE_PG_PORT=${LODESTONE_COMPOSE_PG_PORT:-17432}
 export LODESTONE_COMPOSE_API_PORT=${LODESTONE_COMPOSE_API_PORT:-17102}
 
-# Fresh secrets for this run, only in the environment.
+# Fresh secrets for this run, only in the environment; fresh signing keys in a private folder.
 secret() { "$PY" -c 'import secrets; print(secrets.token_hex(16))'; }
 for name in SUPERUSER ADMIN SCREENING AUDIT AUDITOR; do export "LODESTONE_PG_${name}_PASSWORD=$(secret)"; done
 export LODESTONE_AUDIT_API_TOKENS="$(secret)"
+keys_parent=$(mktemp -d)
+export LODESTONE_COMPOSE_KEYS_DIR="$keys_parent/keys"
+deploy/compose/keys.sh "$LODESTONE_COMPOSE_KEYS_DIR" 2>/dev/null
 
 project=lodestone-smoke-$$
 compose() { "$compose_venv/bin/podman-compose" -p "$project" -f deploy/compose/compose.yaml "$@"; }
@@ -47,6 +50,7 @@ teardown() {
     compose logs --tail 40 >&2 2>&1 || true
   fi
   compose down -v -t 20 >/dev/null 2>&1 || true
+  rm -rf "$keys_parent"
   exit $rc
 }
 trap teardown EXIT
@@ -84,13 +88,30 @@ run_job migrate
 compose up -d --no-deps screening-1 screening-2 audit audit-api >/dev/null
 wait_healthy 240 screening-1 screening-2 audit audit-api
 
+# The stack's broker is plaintext: whatever Kafka settings this shell has do not apply to it.
+for name in $(env | sed -n 's/^\(LODESTONE_KAFKA_[A-Z_]*\)=.*/\1/p'); do unset "$name"; done
 "$PY" -m deploy.compose.smoke_check \
   --bootstrap "127.0.0.1:$LODESTONE_COMPOSE_KAFKA_PORT" \
+  --decision-key "$LODESTONE_COMPOSE_KEYS_DIR/decision-signing.pub.pem" \
+  --log-key "$LODESTONE_COMPOSE_KEYS_DIR/audit-log.pub.pem" \
   --auditor-dsn "postgresql://lodestone_auditor:$LODESTONE_PG_AUDITOR_PASSWORD@127.0.0.1:$LODESTONE_COMPOSE_PG_PORT/lodestone" \
   --api "http://127.0.0.1:$LODESTONE_COMPOSE_API_PORT"
 
-# The hash chain, verified by the image's own tool inside the stack.
-podman exec "$(container audit-api)" lodestone audit verify
+# The chain, the tree and every signed head, verified by the image's own tool inside the stack:
+# with the audit log's public key and the audit service's anchor file (both set in compose).
+anchors=$(podman exec "$(container audit-api)" sh -c 'wc -l <"$LODESTONE_AUDIT_ANCHOR_FILE"')
+[ "$anchors" -gt 0 ] || { echo "the anchor file holds no signed tree head" >&2; exit 1; }
+echo "anchor file: $anchors signed tree head(s)" >&2
+verified=$(podman exec "$(container audit-api)" lodestone audit verify --full)
+echo "$verified"
+case "$verified" in
+  *"NOTE: no log public key"*) echo "verify checked no signature" >&2; exit 1 ;;
+  "OK: "*) ;;
+  *) echo "verify did not pass" >&2; exit 1 ;;
+esac
+held=$(printf '%s\n' "$verified" | sed -n 's/.*; \([0-9]*\) signed head(s) and checkpoint(s) hold.*/\1/p')
+[ "${held:-0}" -ge "$anchors" ] || {
+  echo "verify held ${held:-0} signed head(s), the anchor file has $anchors" >&2; exit 1; }
 
 # Both screening instances shared the work (six partitions, two consumers).
 for service in screening-1 screening-2; do

@@ -7,3 +7,5 @@ topics --topic decisions.v1 --partitions 6 --config max.message.bytes=4194304
 topics --topic shipments.v1.dlq --partitions 1 --config max.message.bytes=4194304
 topics --topic licenses.v1 --partitions 1 --config cleanup.policy=compact
 topics --topic controls.v1 --partitions 1 --config cleanup.policy=compact --config max.message.bytes=8388608
+# Every signed tree head of the audit log, kept for good (outside verifiers compare with them).
+topics --topic audit.anchors.v1 --partitions 1 --config retention.ms=-1

@@ -2,6 +2,8 @@
 # Build the Lodestone image with podman: wheelhouse -> Containerfile -> localhost/lodestone.
 #
 #   deploy/container/image.sh            # build and smoke-test the image
+#   LODESTONE_IMAGE=localhost/my-lodestone:dev deploy/container/image.sh   # another name (compose
+#                                        # and make compose-smoke read the same variable)
 #   LODESTONE_IMAGE_BASE=python:3.11-slim deploy/container/image.sh   # a base you can pull
 #
 # Without LODESTONE_IMAGE_BASE the base is python:3.11-slim when it is present locally, otherwise
@@ -12,7 +14,10 @@ cd "$(dirname "$0")/../.."
 need_podman
 
 PY=${PY:-.venv/bin/python}
-TAG=${LODESTONE_IMAGE:-localhost/lodestone}
+# LODESTONE_IMAGE is a full reference (name:tag), as in compose.yaml; the image also gets the
+# project's version as a tag.
+REF=${LODESTONE_IMAGE:-localhost/lodestone:latest}
+case "${REF##*/}" in *:*) TAG=${REF%:*} ;; *) TAG=$REF; REF=$REF:latest ;; esac
 WHEELS=build/wheelhouse
 
 base=${LODESTONE_IMAGE_BASE:-}
@@ -32,7 +37,7 @@ version=$("$PY" -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb
 
 echo "building $TAG:$version from $base" >&2
 podman build -q --build-arg "BASE=$base" -f deploy/container/Containerfile \
-  -t "$TAG:$version" -t "$TAG:latest" "$WHEELS" >/dev/null
+  -t "$TAG:$version" -t "$REF" "$WHEELS" >/dev/null
 
 # The image must run as a non-root user on a read-only root filesystem.
 got=$(podman run --rm --read-only --user 10001:10001 "$TAG:$version" version)

@@ -20,6 +20,8 @@ from deploy.local.config import REPO_ROOT
 from deploy.local.roles import ROLES
 from deploy.local.topics import contract_topics
 from services.audit.config import AuditSettings
+from services.common.kafka_security import KafkaSecuritySettings
+from services.common.migrations import OWNER_ROLE
 from services.common.settings import Settings
 from services.screening.config import ScreeningSettings
 
@@ -101,13 +103,105 @@ def test_compose_creates_the_contract_topics_as_the_local_runtime_does() -> None
     assert created == expected
 
 
+def _roles_script() -> str:
+    return (COMPOSE / "postgres-init" / "10-lodestone-roles.sh").read_text()
+
+
 def test_compose_creates_the_roles_the_migrations_grant_to() -> None:
-    script = (COMPOSE / "postgres-init" / "10-lodestone-roles.sh").read_text()
+    script = _roles_script()
     created = set(re.findall(r"CREATE ROLE (\w+) WITH LOGIN NOSUPERUSER", script))
     assert created == set(ROLES.values())
-    assert re.search(rf"CREATE ROLE {ROLES['admin']} WITH LOGIN NOSUPERUSER CREATEROLE ", script)
-    assert f"OWNER {ROLES['admin']}" in script
-    assert "SUPERUSER " not in script.replace("NOSUPERUSER ", "")
+
+
+def test_compose_database_belongs_to_the_owner_role_which_cannot_log_in() -> None:
+    # The layout of deploy/local/roles.py (ADR 0015): the migrations' bootstrap identity may only
+    # become the owner; nothing may create roles; no login role owns the database.
+    script = _roles_script()
+    assert re.search(rf"CREATE ROLE {OWNER_ROLE} WITH NOLOGIN ", script)
+    assert f"GRANT {OWNER_ROLE} TO {ROLES['admin']};" in script
+    assert re.search(rf"CREATE DATABASE lodestone OWNER {OWNER_ROLE} ", script)
+    for role in (OWNER_ROLE, *ROLES.values()):
+        attributes = re.search(rf"CREATE ROLE {role} WITH ([A-Z ]+)", script)
+        assert attributes is not None, role
+        words = set(attributes.group(1).split())
+        assert {"NOSUPERUSER", "NOCREATEROLE", "NOCREATEDB", "NOREPLICATION"} <= words, role
+    granted = re.findall(r"^GRANT (\w+) TO (\w+);", script, flags=re.MULTILINE)
+    assert granted == [(OWNER_ROLE, ROLES["admin"])]
+    assert "log_statement = 'ddl'" in script
+
+
+def _lodestone_services() -> dict[str, dict[str, Any]]:
+    return {
+        name: spec
+        for name, spec in _compose()["services"].items()
+        if "LODESTONE_IMAGE" in str(spec["image"])
+    }
+
+
+def test_compose_gives_each_container_only_its_own_database_role() -> None:
+    expected = {
+        "migrate": "admin",
+        "screening-1": "screening",
+        "screening-2": "screening",
+        "audit": "audit",
+        "audit-api": "auditor",
+    }
+    services = _lodestone_services()
+    assert set(services) == set(expected)
+    for name, role in expected.items():
+        urls = {key for key in services[name]["environment"] if key.endswith("DATABASE_URL")}
+        assert urls == {f"LODESTONE_{role.upper()}_DATABASE_URL"}, name
+        user = ROLES[role]
+        assert f"postgresql://{user}:" in services[name]["environment"][next(iter(urls))], name
+
+
+def test_compose_keys_are_secrets_each_container_mounts_only_where_it_needs_them() -> None:
+    compose = _compose()
+    declared = compose["secrets"]
+    uses = {
+        "screening-1": {"LODESTONE_DECISION_SIGNING_KEY_FILE": "decision-signing.pem"},
+        "screening-2": {"LODESTONE_DECISION_SIGNING_KEY_FILE": "decision-signing.pem"},
+        "audit": {
+            "LODESTONE_DECISION_PUBLIC_KEY_FILES": "decision-signing.pub.pem",
+            "LODESTONE_AUDIT_LOG_SIGNING_KEY_FILE": "audit-log.pem",
+        },
+        "audit-api": {"LODESTONE_AUDIT_LOG_PUBLIC_KEY_FILE": "audit-log.pub.pem"},
+        "migrate": {},
+    }
+    for name, spec in _lodestone_services().items():
+        env = spec.get("environment", {})
+        keys = {key: value for key, value in env.items() if "KEY_FILE" in key}
+        assert set(keys) == set(uses[name]), name
+        mounted = set(spec.get("secrets", []))
+        for variable, file_name in uses[name].items():
+            secret = keys[variable].removeprefix("/run/secrets/")
+            assert secret in mounted, (name, variable)
+            assert declared[secret]["file"].endswith("/" + file_name), (name, variable)
+        # A private key never reaches a container that only verifies.
+        private = {s for s in mounted if not declared[s]["file"].endswith(".pub.pem")}
+        assert private == {
+            keys[v].removeprefix("/run/secrets/") for v, f in uses[name].items() if ".pub." not in f
+        }, name
+
+
+def test_compose_anchor_file_is_on_a_volume_of_its_own_that_verify_reads() -> None:
+    services = _compose()["services"]
+    anchor = services["audit"]["environment"]["LODESTONE_AUDIT_ANCHOR_FILE"]
+    assert services["audit-api"]["environment"]["LODESTONE_AUDIT_ANCHOR_FILE"] == anchor
+
+    def volume_of(service: str) -> tuple[str, str]:
+        for mount in services[service]["volumes"]:
+            source, target, *mode = mount.split(":")
+            if anchor.startswith(target.rstrip("/") + "/") and target != "/var/lib/lodestone":
+                return source, ":".join(mode)
+        raise AssertionError(f"{service}: {anchor} is on no volume of its own")
+
+    written, _ = volume_of("audit")
+    read, mode = volume_of("audit-api")
+    assert written == read
+    assert mode == "ro"
+    database_volumes = {m.split(":")[0] for m in services["postgres"]["volumes"]}
+    assert written not in database_volumes
 
 
 def _values() -> dict[str, Any]:
@@ -148,6 +242,7 @@ def test_chart_topic_names_default_to_the_contract() -> None:
         "controls": settings.topic_controls,
         "decisions": settings.topic_decisions,
         "deadLetters": settings.topic_dead_letters,
+        "anchors": settings.topic_anchors,
     }
     assert _values()["kafka"]["shipmentPartitions"] == next(
         spec.partitions for spec in contract_topics(settings) if spec.name == topics["shipments"]
@@ -166,3 +261,21 @@ def test_the_chart_renders_no_secret_values() -> None:
         text = path.read_text()
         assert "postgresql://" not in text, path.name
         assert "kind: Secret\n" not in text, path.name
+
+
+def test_chart_passes_every_kafka_security_setting_through() -> None:
+    # A setting the chart cannot set would leave a secured cluster unreachable from Kubernetes.
+    # The key password is left to extraEnv: a kubernetes.io/tls Secret holds an unencrypted key.
+    named: set[str] = set()
+    for path in (CHART / "templates").iterdir():
+        named |= set(VARIABLE.findall(path.read_text()))
+    security = _env_names(KafkaSecuritySettings) - {"LODESTONE_KAFKA_SSL_KEY_PASSWORD"}
+    assert security <= named, security - named
+
+
+def test_chart_takes_every_key_and_credential_from_a_secret_reference() -> None:
+    values = _values()
+    for name, key in values["signingKeys"].items():
+        assert key["existingSecret"], name
+    assert set(values["kafka"]["security"]["saslSecrets"]) == {"screening", "audit"}
+    assert values["kafka"]["security"]["protocol"] == "PLAINTEXT"

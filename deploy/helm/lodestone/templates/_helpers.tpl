@@ -43,6 +43,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   value: {{ .Values.kafka.topics.decisions | quote }}
 - name: LODESTONE_TOPIC_DEAD_LETTERS
   value: {{ .Values.kafka.topics.deadLetters | quote }}
+- name: LODESTONE_TOPIC_ANCHORS
+  value: {{ .Values.kafka.topics.anchors | quote }}
 - name: LODESTONE_LOG_FORMAT
   value: json
 {{- with .Values.extraEnv }}

@@ -1,6 +1,8 @@
 {{/*
 One Deployment of the Lodestone image: (dict "root" $ "component" "screening" "args" (list ...)
 "prefix" "SCREENING" "role" "screening" "port" 9101 "portName" "metrics" "replicas" 2).
+The component's own variables, mounts and volumes come from "lodestone.<component>.env",
+".volumeMounts" and ".volumes" (_keys.tpl).
 */}}
 {{- define "lodestone.deployment" -}}
 {{- $root := .root -}}
@@ -50,8 +52,8 @@ spec:
             - name: {{ printf "LODESTONE_%s_%s" $.prefix ($key | snakecase | upper) }}
               value: {{ $value | quote }}
             {{- end }}
-            {{- with .extraEnv }}
-            {{- toYaml . | nindent 12 }}
+            {{- with include (printf "lodestone.%s.env" .component) $root | trim }}
+            {{- . | nindent 12 }}
             {{- end }}
           ports:
             - name: {{ .portName }}
@@ -80,11 +82,17 @@ spec:
               mountPath: /tmp
             - name: state
               mountPath: /var/lib/lodestone
+            {{- with include (printf "lodestone.%s.volumeMounts" .component) $root | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         {{- include "lodestone.tmpVolume" $root | nindent 8 }}
         - name: state
           emptyDir:
             sizeLimit: 16Mi
+        {{- with include (printf "lodestone.%s.volumes" .component) $root | trim }}
+        {{- . | nindent 8 }}
+        {{- end }}
 {{- end -}}
 
 {{/* A PodDisruptionBudget for one component: (dict "root" $ "component" "screening"). */}}
