@@ -42,6 +42,9 @@ async def scaled_pipeline(chaos_runtime: ChaosRuntime) -> AsyncIterator[Pipeline
         extra_env={"LODESTONE_SCREENING_RETRY_MAX_DELAY_S": "2"},
         screening_instances=INSTANCES,
         audit_instances=INSTANCES,
+        # The chaos runtime's bootstrap identity, for the ledger check: never in the services'
+        # environment, and without it the pipeline would reach the developer runtime's database.
+        admin_dsn=chaos_runtime.state.dsn("admin"),
     )
     await p.create(partitions=3)
     try:
