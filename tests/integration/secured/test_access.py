@@ -28,6 +28,7 @@ TOPICS = (
     "topic_dead_letters",
     "topic_licenses",
     "topic_controls",
+    "topic_anchors",
 )
 
 
@@ -78,7 +79,9 @@ async def test_only_screening_writes_decisions_and_dead_letters() -> None:
     assert {p for p, t in writers if t == s.topic_licenses} == {"licensing"}
     assert {p for p, t in writers if t == s.topic_controls} == {"catalogue"}
     assert {t for p, t in writers if p == "erp"} == {s.topic_shipments}
-    assert not {t for p, t in writers if p in ("operator", "audit")}
+    assert {p for p, t in writers if t == s.topic_anchors} == {"audit"}
+    assert {t for p, t in writers if p == "audit"} == {s.topic_anchors}
+    assert not {t for p, t in writers if p == "operator"}
 
 
 @pytest.mark.parametrize("password", ["wrong-password", ""])
