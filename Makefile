@@ -7,10 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down status reset test check contract-check demo bench chaos
+.PHONY: help venv up down status reset test check contract-check chart-check image compose-smoke demo bench chaos
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(PY):
 	@py=""; for c in python3.11 python3.12 python3.13 python3; do \
@@ -42,10 +42,20 @@ reset: $(STAMP)  ## stop and delete the local data in .local/ (the Kafka jar cac
 test: $(STAMP)  ## the whole test suite on real Kafka + PostgreSQL (started if needed, stopped after)
 	@$(PY) -m deploy.local run -- $(PY) -m pytest $(PYTEST_ARGS)
 
-check: $(STAMP)  ## ruff lint, ruff format check, mypy strict
+check: $(STAMP)  ## ruff lint, ruff format check, mypy strict, and the Helm chart's checks
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@$(MAKE) -s chart-check
+
+chart-check:  ## Helm chart: lint --strict, kubeconform/kubernetes-validate strict, kube-score, unit tests
+	@deploy/helm/check.sh
+
+image: $(STAMP)  ## build the OCI image localhost/lodestone with podman, from a wheelhouse
+	@PY=$(PY) deploy/container/image.sh
+
+compose-smoke: $(STAMP)  ## compose stack under podman-compose: up, sample traffic, every check, down
+	@PY=$(PY) deploy/compose/smoke.sh
 
 contract-check:  ## validate schemas/asyncapi.yaml (AsyncAPI CLI) and schemas/examples/ (ajv)
 	@deploy/contract/check.sh

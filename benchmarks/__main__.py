@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="screening processes in one consumer group (the passthrough stays one process)",
     )
+    parser.add_argument(
+        "--audit-instances",
+        type=int,
+        default=1,
+        help="audit processes in one consumer group (they share the decisions' partitions)",
+    )
     parser.add_argument("--rates", default="200,1000,5000", help="offered rates, events/s")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per rate")
     parser.add_argument(
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         throughput_events=args.events,
         warmup_events=args.warmup,
         screening_instances=args.screening_instances,
+        audit_instances=args.audit_instances,
         rates=tuple(int(r) for r in args.rates.split(",") if r),
         duration_s=args.duration,
         profile=args.profile,

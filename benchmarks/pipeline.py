@@ -104,6 +104,7 @@ class Pipeline:
         screening_wrapper: list[str] | None = None,
         screening_instances: int = 1,
         admin_dsn: str | None = None,
+        audit_instances: int = 1,
     ) -> None:
         self.tag = tag or uuid.uuid4().hex[:10]
         self._admin_dsn = admin_dsn
@@ -128,12 +129,19 @@ class Pipeline:
                 for n in range(screening_instances)
             ]
         )  # fmt: skip
-        self.audit = ServiceProcess(
-            "audit",
-            [LODESTONE, "audit", "run"],
-            {**self.env, "LODESTONE_AUDIT_METRICS_PORT": str(port := free_port())},
-            self.workdir / "audit.log",
-            port,
+        # Audit instances share their consumer group too; the hash chain is appended under an
+        # advisory lock (ADR 0011), so they can share the decisions' partitions.
+        self.audit = ServiceGroup(
+            [
+                ServiceProcess(
+                    "audit",
+                    [LODESTONE, "audit", "run"],
+                    {**self.env, "LODESTONE_AUDIT_METRICS_PORT": str(port := free_port())},
+                    self.workdir / ("audit.log" if n == 0 else f"audit-{n + 1}.log"),
+                    port,
+                )
+                for n in range(audit_instances)
+            ]
         )
 
     def _environment(self, extra: dict[str, str]) -> dict[str, str]:

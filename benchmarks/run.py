@@ -40,6 +40,7 @@ class BenchConfig:
     profile: Path | None = None
     """Run screening under pyinstrument and write its session here (``.pyisession``)."""
     screening_instances: int = 1
+    audit_instances: int = 1
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Bench:
             config.workdir,
             screening_wrapper=wrapper,
             screening_instances=config.screening_instances,
+            audit_instances=config.audit_instances,
         )
         self.collector = DecisionCollector(
             self.pipeline.bootstrap, self.pipeline.topics.decisions, config.partitions
@@ -74,7 +76,7 @@ class Bench:
         self.cpu = CpuMeter(
             {
                 "screening": lambda: self.pipeline.screening.pids,
-                "audit": lambda: [pid] if (pid := self.pipeline.audit.pid) else [],
+                "audit": lambda: self.pipeline.audit.pids,
             }
         )
         self.state = BenchState()
@@ -111,6 +113,7 @@ class Bench:
         self.state.results["latency"] = self.state.latency
         self.state.results["run_tag"] = p.tag
         self.state.results["screening_instances"] = self.config.screening_instances
+        self.state.results["audit_instances"] = self.config.audit_instances
         return self.state.results
 
     async def _warm_up(self) -> None:

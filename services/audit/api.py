@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.audit.merkle import consistency_proof
@@ -84,11 +84,27 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
         title="Lodestone audit API",
         version="1",
         lifespan=lifespan,
-        dependencies=[Depends(authorised)],
         description="Read-only access to the recorded decisions and the hash chain.",
     )
+    # Everything under /v1 needs a token; the probes below do not and reveal nothing.
+    v1 = APIRouter(dependencies=[Depends(authorised)])
 
-    @app.get("/v1/decisions")
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        """Liveness: the process answers (no database round trip, so an outage restarts nothing)."""
+        return Response("ok\n", media_type="text/plain")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        """Readiness: the store answers a trivial query within two seconds."""
+        try:
+            async with request.app.state.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1", timeout=2)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return Response("not ready\n", status_code=503, media_type="text/plain")
+        return Response("ready\n", media_type="text/plain")
+
+    @v1.get("/v1/decisions")
     async def decisions(
         request: Request,
         shipment_id: Identifier | None = None,
@@ -115,7 +131,7 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
         next_cursor = encode_cursor(rows[-1]["seq"]) if len(rows) == limit else None
         return {"items": [jsonable(r) for r in rows], "next_cursor": next_cursor}
 
-    @app.get("/v1/decisions/{decision_id}")
+    @v1.get("/v1/decisions/{decision_id}")
     async def decision(request: Request, decision_id: str) -> dict[str, Any]:
         async with request.app.state.pool.acquire() as conn:
             row = await decision_by_id(conn, decision_id)
@@ -123,20 +139,20 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such decision")
         return jsonable(row)
 
-    @app.get("/v1/shipments/{shipment_id}/decisions")
+    @v1.get("/v1/shipments/{shipment_id}/decisions")
     async def history(request: Request, shipment_id: str) -> dict[str, Any]:
         """The shipment's full history, oldest first, superseded decisions included."""
         async with request.app.state.pool.acquire() as conn:
             rows = await shipment_history(conn, shipment_id)
         return {"shipment_id": shipment_id, "items": [jsonable(r) for r in rows]}
 
-    @app.get("/v1/chain/head")
+    @v1.get("/v1/chain/head")
     async def chain_head(request: Request) -> dict[str, Any]:
         async with request.app.state.pool.acquire() as conn:
             head = await stored_head(conn)
         return {"seq": head.seq, "record_hash": head.record_hash.hex()}
 
-    @app.get("/v1/tree/consistency")
+    @v1.get("/v1/tree/consistency")
     async def tree_consistency(
         request: Request,
         first: Annotated[int, Query(ge=1)],
@@ -156,7 +172,7 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
         proof = consistency_proof(leaves, first)
         return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
 
-    @app.get("/v1/tree/head")
+    @v1.get("/v1/tree/head")
     async def tree_head(request: Request) -> dict[str, Any]:
         """The newest signed tree head (as on ``audit.anchors.v1``)."""
         async with request.app.state.pool.acquire() as conn:
@@ -165,4 +181,5 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no signed tree head yet")
         return head.to_json()
 
+    app.include_router(v1)
     return app

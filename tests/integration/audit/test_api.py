@@ -73,6 +73,26 @@ async def test_requests_without_a_valid_token_are_refused(
         assert response.status_code == 401, path
 
 
+async def test_probes_answer_without_a_token_and_reveal_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    for path, body in (("/healthz", "ok\n"), ("/readyz", "ready\n")):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.text == body
+    assert "/readyz" not in (await client.get("/openapi.json")).json()["paths"]
+
+
+async def test_readiness_fails_when_the_store_is_unreachable(seeded: AuditDatabase) -> None:
+    app = create_app(seeded.dsn("auditor"), [TOKEN])
+    async with app.router.lifespan_context(app):
+        await app.state.pool.close()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://audit") as c:
+            assert (await c.get("/readyz")).status_code == 503
+            assert (await c.get("/healthz")).status_code == 200
+
+
 async def test_openapi_document_is_published(client: httpx.AsyncClient) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200

@@ -1,0 +1,1 @@
+"""The compose stack (``compose.yaml``) and its smoke test (``make compose-smoke``)."""

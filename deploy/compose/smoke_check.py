@@ -1,0 +1,207 @@
+"""Traffic and checks of ``make compose-smoke``, run from the host against a running stack.
+
+Publishes the bundled catalogue, the sample licences and a stream of sample shipment events to
+the stack's Kafka, then waits until every event has a decision in the audit store, and checks:
+
+* every recorded decision carries the signature of the stack's decision key, and nothing was
+  rejected (the screening service signs, the audit service verifies with the public key);
+* the audit API: probes open, data behind the token, the chain head it reports at least the
+  store's, and the signed tree head it serves verifies with the audit log's public key and
+  covers every record;
+* ``audit.anchors.v1`` carries signed tree heads, the newest covering every record.
+
+The chain itself is verified inside the stack (``lodestone audit verify`` in the API container).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from services.audit.tree_head import SignedTreeHead, TreeHeadError
+from services.common.kafka_security import kafka_client_options
+from services.common.signing import KeyRing
+from services.screening.catalogue.loading import load_bundled_catalogue
+from services.screening.publish import publish_catalogue, publish_licences, publish_records
+from services.screening.sample_stream import generate_events, sample_licences
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url)  # noqa: S310 (a fixed http URL of the stack)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+async def _wait_for_decisions(dsn: str, event_ids: set[str], timeout_s: float) -> int:
+    """Wait until every event id has a recorded decision; returns the chain head's seq."""
+    deadline = time.monotonic() + timeout_s
+    conn = await asyncpg.connect(dsn)
+    try:
+        while True:
+            rows = await conn.fetch(
+                "SELECT DISTINCT event_id FROM audit.decisions_v WHERE event_id = ANY($1::text[])",
+                sorted(event_ids),
+            )
+            missing = event_ids - {row["event_id"] for row in rows}
+            if not missing:
+                head: int = await conn.fetchval(
+                    "SELECT coalesce(max(seq), 0) FROM audit.decisions_v"
+                )
+                return head
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{len(missing)} of {len(event_ids)} events have no audited decision "
+                    f"after {timeout_s:.0f} s, e.g. {sorted(missing)[:3]}"
+                )
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
+async def _check_signatures(dsn: str, event_ids: set[str], decision_keys: KeyRing) -> None:
+    """Every decision of the run is signed by the stack's decision key; nothing was rejected."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        keys = await conn.fetch(
+            "SELECT signature_key_id, count(*) AS n FROM audit.decisions_v "
+            "WHERE event_id = ANY($1::text[]) GROUP BY signature_key_id",
+            sorted(event_ids),
+        )
+        rejected = await conn.fetchval("SELECT count(*) FROM audit.rejected_records_v")
+    finally:
+        await conn.close()
+    by_key = {row["signature_key_id"]: row["n"] for row in keys}
+    if set(by_key) != set(decision_keys.key_ids):
+        raise SystemExit(f"decisions by signing key {by_key}, expected {decision_keys.key_ids}")
+    if rejected:
+        raise SystemExit(f"{rejected} decision(s) rejected by the audit service")
+    print(f"every decision signed by {decision_keys.key_ids[0]}; none rejected")
+
+
+def _checked_head(source: str, data: bytes | str, log_keys: KeyRing, size: int) -> SignedTreeHead:
+    try:
+        head = SignedTreeHead.from_json(data)
+    except TreeHeadError as exc:
+        raise SystemExit(f"{source}: not a signed tree head ({exc})") from exc
+    problem = head.problem(log_keys)
+    if problem is not None:
+        raise SystemExit(f"{source}: {problem}")
+    if head.tree_size < size:
+        raise SystemExit(f"{source}: tree size {head.tree_size}, the store holds {size} records")
+    return head
+
+
+async def _newest_anchor(bootstrap: str, topic: str, timeout_s: float = 30) -> bytes | None:
+    """The last value on the anchors topic (one partition), or None when it stays empty."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **kafka_client_options(),
+    )
+    await consumer.start()
+    try:
+        newest: bytes | None = None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            records = [r for batch in batches.values() for r in batch]
+            if records:
+                newest = records[-1].value
+            elif newest is not None:
+                return newest
+        return newest
+    finally:
+        await consumer.stop()
+
+
+async def run(args: argparse.Namespace) -> None:
+    bootstrap = args.bootstrap
+    catalogue = load_bundled_catalogue()
+    await publish_catalogue(bootstrap, "controls.v1", catalogue)
+    await publish_licences(bootstrap, "licenses.v1", sample_licences())
+    run_id = uuid.uuid4().hex[:8].upper()
+    events = generate_events(args.events, seed=int(run_id, 16), shipment_prefix=f"SMK-{run_id}")
+    started = time.monotonic()
+    await publish_records(
+        bootstrap,
+        "shipments.v1",
+        [(e.exporter.id.encode(), e.model_dump_json().encode()) for e in events],
+    )
+    event_ids = {e.event_id for e in events}
+    stored_head = await _wait_for_decisions(args.auditor_dsn, event_ids, args.timeout)
+    took = time.monotonic() - started
+    print(
+        f"{len(events)} events published ({len(event_ids)} distinct), every one decided and "
+        f"audited in {took:.1f} s; audit chain head at seq {stored_head}"
+    )
+
+    api, token = args.api.rstrip("/"), os.environ["LODESTONE_AUDIT_API_TOKENS"].split(",")[0]
+    for path in ("/healthz", "/readyz"):
+        status, _ = await asyncio.to_thread(_get, api + path)
+        if status != 200:
+            raise SystemExit(f"audit API {path} answered {status}")
+    status, _ = await asyncio.to_thread(_get, api + "/v1/chain/head")
+    if status != 401:
+        raise SystemExit(f"audit API answered {status} to a request without a token")
+    status, body = await asyncio.to_thread(_get, api + "/v1/chain/head", token)
+    if status != 200:
+        raise SystemExit(f"audit API answered {status} with the token")
+    head = json.loads(body)
+    if head["seq"] < stored_head:
+        raise SystemExit(f"audit API chain head at seq {head['seq']}, the store's at {stored_head}")
+    print(f"audit API: probes open, data behind the token, chain head at seq {head['seq']}")
+
+    await _check_signatures(args.auditor_dsn, event_ids, KeyRing.from_files([args.decision_key]))
+    log_keys = KeyRing.from_files([args.log_key])
+    status, body = await asyncio.to_thread(_get, api + "/v1/tree/head", token)
+    if status != 200:
+        raise SystemExit(f"audit API answered {status} for the signed tree head")
+    served = _checked_head("API /v1/tree/head", body, log_keys, stored_head)
+    anchored = await _newest_anchor(args.bootstrap, args.anchors_topic)
+    if anchored is None:
+        raise SystemExit(f"no signed tree head on {args.anchors_topic}")
+    newest = _checked_head(args.anchors_topic, anchored, log_keys, stored_head)
+    print(
+        f"signed tree heads verify with {log_keys.key_ids[0]}: the API's at size "
+        f"{served.tree_size}, {args.anchors_topic}'s newest at size {newest.tree_size}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bootstrap", default="127.0.0.1:17092")
+    parser.add_argument("--auditor-dsn", required=True)
+    parser.add_argument("--api", default="http://127.0.0.1:17102")
+    parser.add_argument("--decision-key", type=Path, required=True, help="decision public key")
+    parser.add_argument("--log-key", type=Path, required=True, help="audit log public key")
+    parser.add_argument("--anchors-topic", default="audit.anchors.v1")
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--timeout", type=float, default=240)
+    try:
+        asyncio.run(run(parser.parse_args()))
+    except SystemExit as failure:
+        print(f"compose smoke test FAILED: {failure}", file=sys.stderr)
+        raise
+
+
+if __name__ == "__main__":
+    main()
