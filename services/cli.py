@@ -54,6 +54,10 @@ from services.audit.cli import audit_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 
+from services.screening.registry.register import schemas_app  # noqa: E402
+
+app.add_typer(schemas_app, name="schemas")
+
 
 def main() -> None:
     """Console-script entry point; a refusal by the broker's ACLs ends with one clear line."""

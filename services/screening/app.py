@@ -30,6 +30,8 @@ from services.screening.ledger import Ledger
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import BrokerPublisher, Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData, ReferenceFollower
+from services.screening.registry.resolver import build_resolver
+from services.screening.registry.settings import SchemaRegistrySettings
 from services.screening.rescreen import Rescreener
 from services.screening.retry import retry_transient
 from services.screening.screener import Screener
@@ -63,6 +65,7 @@ class ScreeningService:
             dead_letters=settings.topic_dead_letters,
         )
         self._publisher = publisher
+        self._schemas = build_resolver(SchemaRegistrySettings())
         self._stopping = False
         self._consuming = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -199,6 +202,7 @@ class ScreeningService:
             batch_max_records=self.options.batch_max_records,
             batch_timeout_ms=self.options.batch_timeout_ms,
             max_delay=self.options.retry_max_delay_s,
+            schemas=self._schemas,
         )
         await kafka.start()
         try:

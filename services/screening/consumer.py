@@ -29,6 +29,8 @@ from services.screening.config import Topics
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
+from services.screening.registry.frames import Resolved
+from services.screening.registry.resolver import SchemaResolver
 from services.screening.retry import StoppingError, is_retryable, retry_transient
 from services.screening.screener import Result, Screened, Screener
 
@@ -99,8 +101,11 @@ class ShipmentConsumer:
         batch_max_records: int = 500,
         batch_timeout_ms: int = 200,
         max_delay: float = 5.0,
+        schemas: SchemaResolver | None = None,
     ) -> None:
         self._consumer = consumer
+        self._schemas = schemas
+        """Set when a schema registry is configured: framed records are read through it."""
         self._topics = topics
         self._screener = screener
         self._publisher = publisher
@@ -171,8 +176,11 @@ class ShipmentConsumer:
         """Stage one: parse, decide and settle the batch, then hand its records to the producer."""
         started = time.monotonic()
         outputs = _Outputs()
+        schemas = None if self._schemas is None else await self._resolve_schemas(batch)
         items: list[tuple[ConsumerRecord, ShipmentEvent | Rejected]] = [
-            (record, parse_record(record.value)) for records in batch.values() for record in records
+            (record, parse_record(record.value, schemas))
+            for records in batch.values()
+            for record in records
         ]
         events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
         timings = {"parse_s": time.monotonic() - started}
@@ -202,6 +210,24 @@ class ShipmentConsumer:
         )
         timings["hand_over_s"] = time.monotonic() - decided
         return _Delivery(batch, outputs, acks, issued, started, decided - started, timings)
+
+    async def _resolve_schemas(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[int, Resolved]:
+        """The registry's schemas for the batch's framed records (fetched now if new; a registry
+        outage is retried like a database one, so no record is dead-lettered for it)."""
+        assert self._schemas is not None
+        resolver = self._schemas
+        wanted = resolver.unresolved(r.value for records in batch.values() for r in records)
+        if wanted:
+            await retry_transient(
+                lambda: resolver.resolve(wanted),
+                stage="schema_registry",
+                metrics=self._metrics,
+                stopping=self._is_stopping,
+                max_delay=self._max_delay,
+            )
+        return resolver.known
 
     async def _deliver(self, delivery: _Delivery, previous: asyncio.Task[int] | None) -> int:
         """Stage two: await the acks and the previous batch's delivery, then commit the offsets.
