@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from schemas import Decision
 from services.screening.catalogue import Catalogue
 from services.screening.catalogue.summary import unconfirmed_statuses
+from services.screening.freshness import Freshness
 
 
 class ScreeningMetrics:
@@ -90,8 +91,10 @@ class ScreeningMetrics:
     def watch_catalogue(
         self, catalogue: Callable[[], Catalogue | None], today: Callable[[], date] | None = None
     ) -> None:
-        """Export the measures whose status today is assumed (computed at each scrape)."""
+        """Export the measures whose status today is assumed and the catalogue's freshness
+        (computed at each scrape)."""
         self.registry.register(UnconfirmedMeasures(catalogue, today or _today))
+        self.registry.register(Freshness(catalogue, today or _today))
 
     def observe_decision(self, decision: Decision) -> None:
         key = (decision.outcome, decision.trigger)
