@@ -262,6 +262,7 @@ class ShipmentConsumer:
         produced = time.monotonic()
         await commit_offsets(self._consumer, next_offsets(delivery.batch))
         self.batches += 1
+        self._metrics.batch_seconds.observe(time.monotonic() - delivery.started)
         outputs = delivery.outputs
         log.info(
             "batch done",

@@ -40,6 +40,12 @@ class ScreeningMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
+        self.batch_seconds = Histogram(
+            "lodestone_screening_batch_seconds",
+            "From a batch read to its offsets committed (decide, settle, publish, acks).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
         self.dead_letters = Counter(
             "lodestone_screening_dead_letters",
             "Records sent to the dead-letter topic, by error type.",
