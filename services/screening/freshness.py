@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.screening.catalogue import Catalogue
+if TYPE_CHECKING:  # only read here, so this module stays a leaf of the import graph
+    from services.screening.catalogue import Catalogue
 
 CATALOGUE_AGE = "lodestone_screening_catalogue_age_days"
 MEASURE_CONFIRMED_AGE = "lodestone_screening_measure_confirmed_age_days"
