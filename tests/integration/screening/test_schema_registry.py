@@ -9,6 +9,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from schemas import DeadLetter
 from services.screening.registry.register import ShipmentFormat, register_all
 from services.screening.registry.settings import SchemaRegistrySettings
+from tests.consume_loop_scenarios import wait_until
 from tests.integration.screening.catalogues import controls_catalogue
 from tests.integration.screening.conftest import Pipeline, event, running
 from tests.registry_stub import registry_stub
@@ -65,3 +66,33 @@ async def test_avro_through_the_registry_is_decided(
     assert "4242" in letters[0].error
     assert letters[0].original_payload() == unknown
     assert lookups == 2  # the registered id once, the unknown one once
+
+
+async def test_a_registry_outage_delays_framed_shipments_and_dead_letters_none(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await pipeline.publish_catalogue(controls_catalogue())
+    exporter = pipeline.exporter()
+    shipment = event(exporter, samarium_kg=None, copper_t="3")
+    with registry_stub() as (url, state):
+        client = SchemaRegistryClient(SchemaRegistrySettings(url=url).client_config())
+        register_all(client, pipeline.settings, ShipmentFormat.AVRO)
+        serializer = avro_serializer(
+            client, conf={"auto.register.schemas": False, "use.latest.version": True}
+        )
+        framed = serialize(serializer, avro_record(shipment), pipeline.settings.topic_shipments)
+        monkeypatch.setenv("LODESTONE_SCHEMA_REGISTRY_URL", url)
+        monkeypatch.setenv("LODESTONE_SCHEMA_REGISTRY_TIMEOUT_S", "1")
+        state.unavailable = True
+        async with running(pipeline) as service:
+            await pipeline.publish_raw([(exporter.id.encode(), framed)])
+            retried = service.metrics.transient_errors.labels("schema_registry")
+            await wait_until(lambda: retried._value.get() >= 2, "the registry retried", 30)
+            assert await pipeline.decisions(until=lambda ds: False, wait_s=1) == []
+            state.unavailable = False  # the registry is back: the same record is decided
+            decisions = await pipeline.decisions(until=lambda ds: len(ds) >= 1)
+            letters = await pipeline.read(
+                pipeline.settings.topic_dead_letters, until=lambda items: False, wait_s=1
+            )
+    assert [d.event_id for d in decisions] == [shipment.event_id]
+    assert letters == []

@@ -147,3 +147,23 @@ def test_register_publishes_every_contract_schema_and_is_repeatable(
     }
     schema_type, _ = state.schemas[subjects[f"{settings.topic_shipments}-value"]]
     assert schema_type == shipment_format.value.upper()
+
+
+def test_the_register_command_prints_each_subject_and_its_id(
+    registry: tuple[str, RegistryState],
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    url, state = registry
+    result = CliRunner().invoke(
+        app, ["schemas", "register", "--format", "json"], env={"LODESTONE_SCHEMA_REGISTRY_URL": url}
+    )
+    assert result.exit_code == 0, result.output
+    assert "shipments.v1-value: schema id" in result.output
+    assert state.schemas[state.subjects["shipments.v1-value"][0]][0] == "JSON"
+    missing = CliRunner().invoke(
+        app, ["schemas", "register"], env={"LODESTONE_SCHEMA_REGISTRY_URL": ""}
+    )
+    assert missing.exit_code == 2
