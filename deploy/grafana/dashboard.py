@@ -117,6 +117,22 @@ def panels() -> list[dict[str, Any]]:
             ],
             unit="ops",
         ),
+        _panel(
+            "Open holds",
+            [_target("max(lodestone_screening_open_holds)", "open holds")],
+            description="Shipments whose latest decision is a hold (from the ledger, every 30 s).",
+        ),
+        _panel(
+            "Licence utilisation (10 most used capped licences)",
+            [
+                _target(
+                    "topk(10, max by (licence) (lodestone_screening_licence_utilisation_ratio))",
+                    "{{licence}}",
+                )
+            ],
+            unit="percentunit",
+            description="Quantity consumed as a share of the cap (1 = exhausted).",
+        ),
         _row("Flow"),
         _panel(
             "Shipments consumer lag",

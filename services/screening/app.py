@@ -27,6 +27,7 @@ from services.screening.catalogue.summary import unconfirmed_statuses
 from services.screening.config import ScreeningSettings, Topics
 from services.screening.consumer import ShipmentConsumer
 from services.screening.ledger import Ledger
+from services.screening.ledger_gauges import LedgerGauges
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import BrokerPublisher, Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData, ReferenceFollower
@@ -87,6 +88,7 @@ class ScreeningService:
             ready_detail=self.readiness_detail,
         )
         self.metrics.watch_catalogue(lambda: self.reference.catalogue)
+        self.ledger_gauges = LedgerGauges(self.metrics.registry)
 
     def readiness_detail(self) -> list[str]:
         """Measures whose status today is assumed (a warning: readiness does not fail on it)."""
@@ -136,6 +138,13 @@ class ScreeningService:
         )
         self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
         self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
+        gauges = self.ledger_gauges.run(
+            self.ledger.pool,
+            self.ledger.source_topic,
+            lambda: self.reference.licences.values(),
+            self._is_stopping,
+        )
+        self._tasks.append(asyncio.create_task(gauges, name="ledger-gauges"))
         for task in self._tasks:
             task.add_done_callback(self._on_task_done)
         log.info(

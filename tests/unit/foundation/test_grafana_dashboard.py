@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from deploy.grafana.dashboard import DASHBOARD_FILE, render
 from services.audit.metrics import AuditMetrics
 from services.screening.catalogue import load_bundled_catalogue
+from services.screening.ledger_gauges import LedgerGauges
 from services.screening.metrics import ScreeningMetrics
 
 #: PromQL functions, aggregations and keywords the dashboard may use (anything else is a metric).
@@ -39,6 +40,7 @@ def exported_names() -> set[str]:
     screening = ScreeningMetrics(CollectorRegistry())
     catalogue = load_bundled_catalogue()
     screening.watch_catalogue(lambda: catalogue)
+    LedgerGauges(screening.registry)  # registered by the service on the same registry
     audit = AuditMetrics()
     names: set[str] = set()
     for registry in (screening.registry, audit.registry):
@@ -106,6 +108,8 @@ def test_the_dashboard_covers_what_operators_watch() -> None:
         "lodestone_screening_measure_confirmed_age_days",
         "lodestone_audit_write_seconds_bucket",
         "lodestone_audit_consumer_lag",
+        "lodestone_screening_open_holds",
+        "lodestone_screening_licence_utilisation_ratio",
     ):
         assert metric in used, metric
 
