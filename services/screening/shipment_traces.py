@@ -46,6 +46,8 @@ class BatchTraces:
         ]
 
     def _child(self, root: Span, name: str, start_ns: int, end_ns: int) -> None:
+        if not root.is_recording():  # sampled out: its children would be too, skip the work
+            return
         span = self._tracer.start_span(name, context=set_span_in_context(root), start_time=start_ns)
         span.end(end_time=max(start_ns, end_ns))
 
@@ -67,7 +69,10 @@ class BatchTraces:
     def annotate(self, index: int, **attributes: Any) -> Sequence[tuple[str, bytes]]:
         """Set attributes on record ``index``'s span; the headers naming it."""
         root = self.roots[index]
-        root.set_attributes({f"lodestone.{k}": v for k, v in attributes.items() if v is not None})
+        if root.is_recording():
+            root.set_attributes(
+                {f"lodestone.{k}": v for k, v in attributes.items() if v is not None}
+            )
         return headers_of(root)
 
     def published(self) -> None:
