@@ -109,7 +109,11 @@ def decode(
         )
     known = schemas.get(schema_id)
     if known is None:
-        return FrameError(UNKNOWN_SCHEMA_ID, f"schema id {schema_id} was not resolved")
+        return FrameError(
+            UNKNOWN_SCHEMA_ID,
+            f"schema id {schema_id} was not resolved: its batch named more new schema ids"
+            " than are fetched for one batch",
+        )
     if isinstance(known, MissingSchema):
         return FrameError(UNKNOWN_SCHEMA_ID, known.reason)
     payload = value[HEADER_BYTES:]

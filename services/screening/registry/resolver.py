@@ -34,6 +34,10 @@ MISSING_TTL_S = 60.0
 MAX_MISSING = 1024
 #: Most requests to the registry in flight at once.
 MAX_CONCURRENT_FETCHES = 8
+#: Most new schema ids fetched for one batch. Real topics name a handful of schemas; a producer
+#: inventing ids cannot turn one batch into hundreds of requests. The records naming the ids
+#: beyond this are dead letters saying so (ids are taken lowest first, deterministically).
+MAX_NEW_IDS_PER_BATCH = 16
 
 
 class SchemaRegistryUnavailableError(ConnectionError):
@@ -66,7 +70,8 @@ class SchemaResolver:
         """Requests made to the registry (for tests and the log)."""
 
     def unresolved(self, values: Iterable[bytes | None]) -> set[int]:
-        """The schema ids named by framed ``values`` that are not known (or whose miss expired)."""
+        """The schema ids named by framed ``values`` that are not known (or whose miss expired),
+        at most :data:`MAX_NEW_IDS_PER_BATCH` of them."""
         now = self._clock()
         wanted: set[int] = set()
         for value in values:
@@ -80,6 +85,8 @@ class SchemaResolver:
                 isinstance(found, MissingSchema) and self._missing_until.get(schema_id, 0) <= now
             ):
                 wanted.add(schema_id)
+        if len(wanted) > MAX_NEW_IDS_PER_BATCH:
+            return set(sorted(wanted)[:MAX_NEW_IDS_PER_BATCH])
         return wanted
 
     async def resolve(self, schema_ids: set[int]) -> None:

@@ -11,9 +11,11 @@ from pydantic import SecretStr
 
 from schemas.avro_schema import render
 from services.common.settings import Settings
+from services.screening.intake import Rejected, parse_record
 from services.screening.registry.frames import KnownSchema, MissingSchema
 from services.screening.registry.register import ShipmentFormat, register_all
 from services.screening.registry.resolver import (
+    MAX_NEW_IDS_PER_BATCH,
     MISSING_TTL_S,
     SchemaRegistryUnavailableError,
     SchemaResolver,
@@ -167,3 +169,24 @@ def test_the_register_command_prints_each_subject_and_its_id(
         app, ["schemas", "register"], env={"LODESTONE_SCHEMA_REGISTRY_URL": ""}
     )
     assert missing.exit_code == 2
+
+
+async def test_a_producer_inventing_ids_cannot_flood_the_registry(
+    registry: tuple[str, RegistryState],
+) -> None:
+    url, state = registry
+    real = state.add("shipments.v1-value", "JSON", "{}")
+    resolver = resolver_for(url)
+    batch = [frame(real, b"{}")] + [frame(1000 + n, b"{}") for n in range(300)]
+    wanted = resolver.unresolved(batch)
+    assert len(wanted) == MAX_NEW_IDS_PER_BATCH
+    assert real in wanted  # lowest ids first: deterministic
+    await resolver.resolve(wanted)
+    assert state.requests["GET schemas"] == MAX_NEW_IDS_PER_BATCH
+    beyond = parse_record(frame(1299, b"{}"), resolver.known)
+    assert isinstance(beyond, Rejected)
+    assert beyond.error_type == "unknown_schema_id"
+    assert "more new schema ids" in beyond.error
+    read = parse_record(frame(real, b"{}"), resolver.known)  # resolved: read, then refused
+    assert isinstance(read, Rejected)
+    assert read.error_type == "schema_violation"
