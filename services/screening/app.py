@@ -244,6 +244,8 @@ class ScreeningService:
         self._tasks.clear()
         if self.ledger is not None:
             await self.ledger.close()
+        if self._schemas is not None:
+            await self._schemas.aclose()
         await self.health.stop()
         log.info("screening service stopped")
 

@@ -49,6 +49,8 @@ class RegistryClient(Protocol):
 
     async def get_schema(self, schema_id: int) -> Any: ...
 
+    async def aclose(self) -> None: ...
+
 
 class SchemaResolver:
     """The schemas known by id: ``known`` is what intake reads; ``resolve`` fills it."""
@@ -68,6 +70,10 @@ class SchemaResolver:
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_FETCHES)
         self.fetches = 0
         """Requests made to the registry (for tests and the log)."""
+
+    async def aclose(self) -> None:
+        """Close the registry client's connections (at stop)."""
+        await self._client.aclose()
 
     def unresolved(self, values: Iterable[bytes | None]) -> set[int]:
         """The schema ids named by framed ``values`` that are not known (or whose miss expired),
