@@ -9,16 +9,18 @@ Schemas, so that tooling reading them through the registry finds the contract th
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from pydantic import BaseModel
 
 from schemas import DeadLetter, Decision, License, ShipmentEvent
 from schemas.avro_schema import render as render_avro
 from schemas.json_schema import render as render_json
 from services.common.settings import Settings
+
+if TYPE_CHECKING:  # imported when used: every ``lodestone`` command loads this module
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 
 class ShipmentFormat(StrEnum):
@@ -51,6 +53,8 @@ def register_all(
 ) -> list[tuple[str, int]]:
     """Register every schema; (subject, schema id). Registering an unchanged schema again
     returns its existing id (the registry deduplicates), so this is safe to repeat."""
+    from confluent_kafka.schema_registry import Schema
+
     return [
         (subject, registry.register_schema(subject, Schema(text, schema_type)))
         for subject, schema_type, text in schemas_to_register(settings, shipment_format)
@@ -68,6 +72,8 @@ def register(
     ] = ShipmentFormat.AVRO,
 ) -> None:
     """Register the contract's schemas under ``<topic>-value`` (LODESTONE_SCHEMA_REGISTRY_URL)."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
     from services.common.settings import get_settings
     from services.screening.registry.settings import SchemaRegistrySettings
 
