@@ -15,7 +15,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas import ShipmentEvent
+from schemas import MAX_EVENT_BYTES, ShipmentEvent
 from schemas.avro_schema import SHIPMENT_EVENT_AVSC, render
 from services.screening.intake import SCHEMA_VIOLATION, Rejected, parse_record
 from services.screening.registry.frames import (
@@ -25,6 +25,7 @@ from services.screening.registry.frames import (
     Resolved,
     parse_schema,
 )
+from tests.hostile_corpus import HostileCase, corpus
 from tests.unit.registry.avro_frames import (
     avro_record,
     avro_serializer,
@@ -206,3 +207,50 @@ def test_the_avro_writer_and_fastavro_agree_on_the_generated_schema() -> None:
     decoded = fastavro.schemaless_reader(buffer, schema, None)
     assert isinstance(decoded, dict)
     assert decoded["event_id"] == record["event_id"]
+
+
+def _hostile_cases() -> list[HostileCase]:
+    return [
+        case
+        for case in corpus(example_events()[0], tag="framed")
+        if case.value is not None and len(case.value) + 5 <= MAX_EVENT_BYTES
+    ]
+
+
+@pytest.mark.parametrize("case", _hostile_cases(), ids=lambda c: c.name)
+def test_a_json_schema_frame_is_held_to_every_input_rule(case: HostileCase) -> None:
+    """The hostile corpus, framed: the frame changes nothing about what is accepted."""
+    assert case.value is not None
+    plain = parse_record(case.value, {})
+    framed = parse_record(frame(3, case.value), {3: parse_schema(3, "JSON", "{}")})
+    if isinstance(plain, Rejected):
+        assert isinstance(framed, Rejected)
+        assert (framed.error_type, framed.error) == (plain.error_type, plain.error)
+    else:
+        assert framed == plain
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("exporter", "name"), "Acme\u202eevil", "U+202E"),
+        (("destination_country",), "ＫＰ", "country code"),
+        (("lines", 0, "hs_code"), "٢٨٤٦٩٠", "HS code"),
+        (("lines", 0, "quantity"), "NaN", "decimal"),
+        (("lines", 0, "quantity"), "1e400", "lines.0.quantity"),
+        (("event_id",), "", "event_id"),
+    ],
+)
+def test_avro_strings_are_held_to_the_same_rules_as_json(
+    client: SchemaRegistryClient, path: tuple[str | int, ...], value: str, named: str
+) -> None:
+    record = avro_record(example_events()[0])
+    target = record
+    for step in path[:-1]:
+        target = target[step]  # type: ignore[index]
+    target[path[-1]] = value  # type: ignore[index]
+    framed = serialize(avro_serializer(client), record)
+    parsed = parse_record(framed, resolved(client, framed))
+    assert isinstance(parsed, Rejected), path
+    assert parsed.error_type == SCHEMA_VIOLATION
+    assert named in parsed.error, parsed.error
