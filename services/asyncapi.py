@@ -42,7 +42,9 @@ TOPICS: dict[str, tuple[str, type[Any], str, str]] = {
         ShipmentEvent,
         "exporter id (recommended; correctness does not depend on it)",
         "ERP systems publish shipment events: declared, amended (replacing the whole shipment) or "
-        "cancelled. JSON, at most 1 MiB per event; input rules in the README ('Contract').",
+        "cancelled. JSON, at most 1 MiB per event; input rules in the README ('Contract'). With a "
+        "schema registry configured, also Avro or JSON Schema in Confluent's wire format (magic "
+        "byte 0, 4-byte schema id): docs/schema-registry.md, schemas/avro/shipment-event.avsc.",
     ),
     "licenses.v1": (
         "receive",
@@ -102,12 +104,33 @@ TOPICS: dict[str, tuple[str, type[Any], str, str]] = {
     ),
 }
 
-#: Record headers Lodestone writes, by topic (FastStream does not document headers).
+_TRACEPARENT_OUT = {
+    "type": "string",
+    "description": "W3C trace context of the screening span (when tracing is on): continues the "
+    "trace of the shipment record's own traceparent, or starts one",
+}
+
+#: Record headers Lodestone reads or writes, by topic (FastStream does not document headers).
 HEADERS: dict[str, dict[str, Any]] = {
+    "shipments.v1": {
+        "type": "object",
+        "properties": {
+            "traceparent": {
+                "type": "string",
+                "description": "optional W3C trace context; when tracing is on, the decision "
+                "continues this trace",
+            },
+        },
+    },
+    "shipments.v1.dlq": {
+        "type": "object",
+        "properties": {"traceparent": _TRACEPARENT_OUT},
+    },
     "decisions.v1": {
         "type": "object",
         "properties": {
             "correlation_id": {"type": "string", "description": "the decision id"},
+            "traceparent": _TRACEPARENT_OUT,
             "lodestone-key-id": {
                 "type": "string",
                 "description": "id of the Ed25519 key that signed the value",

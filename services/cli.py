@@ -62,6 +62,10 @@ from services.audit.replay_cli import register as register_replay  # noqa: E402
 
 register_replay(audit_app)
 
+from services.screening.registry.register import schemas_app  # noqa: E402
+
+app.add_typer(schemas_app, name="schemas")
+
 
 def main() -> None:
     """Console-script entry point; a refusal by the broker's ACLs ends with one clear line."""

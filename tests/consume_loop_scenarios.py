@@ -135,7 +135,12 @@ class ScriptedPublisher:
         return event
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, correlation_id: str | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        correlation_id: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> asyncio.Future[Any]:
         if self.refuse_sends:
             raise KafkaConnectionError("scripted: the broker is unreachable")
@@ -449,7 +454,12 @@ class _Acked:
         self._topics = topics
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, correlation_id: str | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        correlation_id: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> asyncio.Future[Any]:
         self._topics.setdefault(topic, []).append((key, value))
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -45,6 +45,7 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         topic("screening", read, s.topic_shipments),
         topic("screening", read, s.topic_licenses),
         topic("screening", read, s.topic_controls),
+        topic("screening", read, s.topic_parties),
         topic("screening", write, s.topic_decisions),
         topic("screening", write, s.topic_dead_letters),
         groups("screening", "lodestone-screening"),
@@ -63,6 +64,7 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         # the licensing office publishes licences; the catalogue publisher the controls
         topic("licensing", write, s.topic_licenses),
         topic("catalogue", write, s.topic_controls),
+        topic("catalogue", write, s.topic_parties),  # the controlled-party lists, likewise
         # operators watch decisions (``lodestone tail``) and follow the audit log's signed heads
         topic("operator", read, s.topic_decisions),
         topic("operator", read, s.topic_anchors),

@@ -36,10 +36,15 @@ async def _connect() -> asyncpg.Connection:
 def run() -> None:
     """Run the audit service in the foreground (decisions.v1 and controls.v1 into PostgreSQL)."""
     from services.audit.service import ServiceOptions, run_forever
+    from services.common.tracing import configure_tracing, shutdown_tracing
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
+    configure_tracing("lodestone-audit")  # off unless OTEL_* variables ask for it
+    try:
+        asyncio.run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
+    finally:
+        shutdown_tracing()
 
 
 @audit_app.command()

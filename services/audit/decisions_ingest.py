@@ -25,10 +25,12 @@ from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.retry import Backoff, retry_transient
 from services.audit.signature_checks import SignatureChecker
 from services.audit.store import BatchResult, Rejected, write_batch
+from services.audit.traces import Traced, trace_written, traced_records
 from services.audit.tree_log import TreeLog
 from services.common.kafka_helpers import commit_offsets, observe_lag
 from services.common.logging import get_logger
 from services.common.signing import KeyRing, SignatureCheck
+from services.common.tracing import tracer
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)  # the level configure_logging() sets
@@ -106,6 +108,7 @@ class DecisionsIngest:
         self._backoff = backoff or Backoff()
         self._on_db_state = on_db_state
         self._in_flight: asyncio.Task[None] | None = None
+        self._tracer = tracer()  # None when tracing is off (the default)
 
     async def run_once(self) -> int:
         """Poll and decode one batch while the previous one is in the database; returns its size.
@@ -126,10 +129,11 @@ class DecisionsIngest:
             return 0
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs}
         decoded = await decode_verified(messages, self._signatures)
+        traced = None if self._tracer is None else traced_records(messages)
         await self.flush()
         sent = asyncio.Event()
         self._in_flight = asyncio.create_task(
-            self._write_and_commit(decoded, offsets, len(messages), sent),
+            self._write_and_commit(decoded, offsets, len(messages), sent, traced),
             name="audit-batch-write",
         )
         await sent.wait()
@@ -166,11 +170,15 @@ class DecisionsIngest:
         offsets: dict[TopicPartition, int],
         count: int,
         sent: asyncio.Event,
+        traced: Traced | None = None,
     ) -> None:
         try:
             started = time.perf_counter()
+            started_ns = time.time_ns()
             result = await self._write(decoded, sent.set)
             self._metrics.write_latency.observe(time.perf_counter() - started)
+            if traced and self._tracer is not None:
+                trace_written(self._tracer, result.inserted, traced, started_ns, time.time_ns())
             self._metrics.batch_size.observe(count)
             self._record(result)
             if result.tree_head is not None and self._anchors is not None:

@@ -29,10 +29,13 @@ from services.screening.catalogue.summary import unconfirmed_statuses
 from services.screening.config import ScreeningSettings, Topics
 from services.screening.consumer import ShipmentConsumer
 from services.screening.ledger import Ledger
+from services.screening.ledger_gauges import LedgerGauges
 from services.screening.metrics import ScreeningMetrics
 from services.screening.parties.follower import PartyListChange
 from services.screening.publish import BrokerPublisher, Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData, ReferenceFollower
+from services.screening.registry.resolver import build_resolver
+from services.screening.registry.settings import SchemaRegistrySettings
 from services.screening.rescreen import Rescreener
 from services.screening.retry import retry_transient
 from services.screening.screener import Screener
@@ -66,6 +69,7 @@ class ScreeningService:
             dead_letters=settings.topic_dead_letters,
         )
         self._publisher = publisher
+        self._schemas = build_resolver(SchemaRegistrySettings())
         self._stopping = False
         self._consuming = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,6 +91,7 @@ class ScreeningService:
             ready_detail=self.readiness_detail,
         )
         self.metrics.watch_catalogue(lambda: self.reference.catalogue)
+        self.ledger_gauges = LedgerGauges(self.metrics.registry)
 
     def readiness_detail(self) -> list[str]:
         """Measures whose status today is assumed (a warning: readiness does not fail on it)."""
@@ -139,6 +144,13 @@ class ScreeningService:
         )
         self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
         self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
+        gauges = self.ledger_gauges.run(
+            self.ledger.pool,
+            self.ledger.source_topic,
+            lambda: self.reference.licences.values(),
+            self._is_stopping,
+        )
+        self._tasks.append(asyncio.create_task(gauges, name="ledger-gauges"))
         for task in self._tasks:
             task.add_done_callback(self._on_task_done)
         log.info(
@@ -207,6 +219,7 @@ class ScreeningService:
             batch_max_records=self.options.batch_max_records,
             batch_timeout_ms=self.options.batch_timeout_ms,
             max_delay=self.options.retry_max_delay_s,
+            schemas=self._schemas,
         )
         await kafka.start()
         try:
@@ -239,6 +252,8 @@ class ScreeningService:
         self._tasks.clear()
         if self.ledger is not None:
             await self.ledger.close()
+        if self._schemas is not None:
+            await self._schemas.aclose()
         await self.health.stop()
         log.info("screening service stopped")
 

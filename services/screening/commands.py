@@ -28,17 +28,22 @@ def screening_run(
     """Run the screening service in the foreground (SIGTERM/Ctrl-C: finish the batch, stop)."""
     from services.common.logging import configure_logging
     from services.common.settings import get_settings
+    from services.common.tracing import configure_tracing, shutdown_tracing
     from services.screening.app import build_app
     from services.screening.config import ScreeningSettings
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing("lodestone-screening")  # off unless OTEL_* variables ask for it
     if shadow_catalogue is not None:
         from services.screening.shadow_run import run_shadow
 
         raise typer.Exit(run_shadow(settings, ScreeningSettings(), shadow_catalogue))
     app, service = build_app(settings, ScreeningSettings())
-    asyncio.run(app.run())
+    try:
+        asyncio.run(app.run())
+    finally:
+        shutdown_tracing()
     if service.failed:
         typer.echo("the screening service stopped after an internal failure; see the log", err=True)
         raise typer.Exit(1)

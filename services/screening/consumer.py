@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +25,16 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from schemas import ShipmentEvent, utc_now
 from services.common.kafka_helpers import commit_offsets, next_offsets, observe_lag
 from services.common.logging import get_logger
+from services.common.tracing import tracer
 from services.screening.config import Topics
 from services.screening.intake import PROCESSING_ERROR, Rejected, dead_letter, parse_record
 from services.screening.metrics import ScreeningMetrics
 from services.screening.publish import Publisher
+from services.screening.registry.frames import Resolved
+from services.screening.registry.resolver import SchemaResolver
 from services.screening.retry import StoppingError, is_retryable, retry_transient
 from services.screening.screener import Result, Screened, Screener
+from services.screening.shipment_traces import BatchTraces
 
 log = get_logger(__name__)
 
@@ -44,6 +48,9 @@ class _Outputs:
     outcomes: Counter[str] = field(default_factory=Counter)
     """New decisions by outcome, re-emitted ones as ``duplicate`` (the per-batch log line)."""
     dead_letters: int = 0
+    traces: BatchTraces | None = None
+    """Set when tracing is on: the batch's spans, and the headers of each record below."""
+    headers: list[Sequence[tuple[str, bytes]]] | None = None
 
 
 @dataclass
@@ -99,8 +106,13 @@ class ShipmentConsumer:
         batch_max_records: int = 500,
         batch_timeout_ms: int = 200,
         max_delay: float = 5.0,
+        schemas: SchemaResolver | None = None,
     ) -> None:
         self._consumer = consumer
+        self._schemas = schemas
+        self._tracer = tracer()
+        """``None`` when tracing is off (the default): then no span is made, no header read."""
+        """Set when a schema registry is configured: framed records are read through it."""
         self._topics = topics
         self._screener = screener
         self._publisher = publisher
@@ -171,12 +183,22 @@ class ShipmentConsumer:
         """Stage one: parse, decide and settle the batch, then hand its records to the producer."""
         started = time.monotonic()
         outputs = _Outputs()
+        if self._tracer is not None:
+            records = [r for records in batch.values() for r in records]
+            outputs.traces = BatchTraces(self._tracer, records, time.time_ns())
+        schemas = None if self._schemas is None else await self._resolve_schemas(batch)
         items: list[tuple[ConsumerRecord, ShipmentEvent | Rejected]] = [
-            (record, parse_record(record.value)) for records in batch.values() for record in records
+            (record, parse_record(record.value, schemas))
+            for records in batch.values()
+            for record in records
         ]
         events = [(r, p) for r, p in items if not isinstance(p, Rejected)]
         timings = {"parse_s": time.monotonic() - started}
+        if outputs.traces is not None:
+            outputs.traces.parsed()
         results = iter(await self._screen(events, timings))
+        if outputs.traces is not None:
+            outputs.traces.decided(timings, [isinstance(p, Rejected) for _, p in items])
         decided = time.monotonic()
         now = time.time()
         for record, parsed in items:
@@ -193,6 +215,12 @@ class ShipmentConsumer:
                 self._add_dead_letter(outputs, record, Rejected(PROCESSING_ERROR, repr(result)))
             else:
                 self._add_decision(outputs, result, record, now)
+        if outputs.traces is not None:  # one output record per input record, in order
+            annotate = outputs.traces.annotate
+            outputs.headers = [
+                annotate(i, output_topic=topic, decision_id=decision_id)
+                for i, (topic, _, _, decision_id) in enumerate(outputs.records)
+            ]
         acks, issued = await retry_transient(
             lambda: self._hand_over(outputs),
             stage="produce",
@@ -202,6 +230,24 @@ class ShipmentConsumer:
         )
         timings["hand_over_s"] = time.monotonic() - decided
         return _Delivery(batch, outputs, acks, issued, started, decided - started, timings)
+
+    async def _resolve_schemas(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[int, Resolved]:
+        """The registry's schemas for the batch's framed records (fetched now if new; a registry
+        outage is retried like a database one, so no record is dead-lettered for it)."""
+        assert self._schemas is not None
+        resolver = self._schemas
+        wanted = resolver.unresolved(r.value for records in batch.values() for r in records)
+        if wanted:
+            await retry_transient(
+                lambda: resolver.resolve(wanted),
+                stage="schema_registry",
+                metrics=self._metrics,
+                stopping=self._is_stopping,
+                max_delay=self._max_delay,
+            )
+        return resolver.known
 
     async def _deliver(self, delivery: _Delivery, previous: asyncio.Task[int] | None) -> int:
         """Stage two: await the acks and the previous batch's delivery, then commit the offsets.
@@ -234,8 +280,11 @@ class ShipmentConsumer:
                 max_delay=self._max_delay,
             )
         produced = time.monotonic()
+        if delivery.outputs.traces is not None:
+            delivery.outputs.traces.published()
         await commit_offsets(self._consumer, next_offsets(delivery.batch))
         self.batches += 1
+        self._metrics.batch_seconds.observe(time.monotonic() - delivery.started)
         outputs = delivery.outputs
         log.info(
             "batch done",
@@ -331,7 +380,13 @@ class ShipmentConsumer:
         batch's first send never interleave."""
         async with self._hand_over_lock:
             send = self._publisher.send
-            acks = [await send(*record) for record in outputs.records]
+            if outputs.headers is None:
+                acks = [await send(*record) for record in outputs.records]
+            else:
+                acks = [
+                    await send(*record, headers=headers)
+                    for record, headers in zip(outputs.records, outputs.headers, strict=True)
+                ]
             self._issues += 1
             return acks, self._issues
 

@@ -7,6 +7,7 @@ Pure: no I/O. The consumer calls :func:`parse_record` for every record and sends
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from schemas import MAX_EVENT_BYTES, DeadLetter, EventType, ShipmentEvent, SourceCoordinates
 from schemas.strict_json import JsonInputError, loads_strict
 from schemas.validation import summarise_validation_error
+from services.screening.registry.frames import FrameError, Resolved, decode, is_framed
 
 #: error_type values on the dead-letter topic
 TOMBSTONE = "tombstone"
@@ -35,8 +37,14 @@ class Rejected:
     error: str
 
 
-def parse_record(value: bytes | None) -> ShipmentEvent | Rejected:
+def parse_record(
+    value: bytes | None, schemas: Mapping[int, Resolved] | None = None
+) -> ShipmentEvent | Rejected:
     """Validate one record value; never raises, whatever the bytes.
+
+    ``value`` is plain JSON, or framed in the Schema Registry wire format
+    (:mod:`services.screening.registry.frames`) when ``schemas`` holds the resolved schema ids
+    (``None``: no registry configured, and a framed record is a dead letter saying so).
 
     The input rules of the contract (exact decimals, no duplicate keys, no control or bidi
     characters, ASCII digits and letters, bounded magnitudes) live in the wire models and in
@@ -45,20 +53,32 @@ def parse_record(value: bytes | None) -> ShipmentEvent | Rejected:
     that would stop the consumer on this offset.
     """
     try:
-        return _parse(value)
+        return _parse(value, schemas)
     except Exception as exc:  # the catch-all that keeps one record from stopping the loop
         return Rejected(PROCESSING_ERROR, f"the record could not be read: {exc!r}"[:1000])
 
 
-def _parse(value: bytes | None) -> ShipmentEvent | Rejected:
+def _parse(value: bytes | None, schemas: Mapping[int, Resolved] | None) -> ShipmentEvent | Rejected:
     if value is None:
         return Rejected(TOMBSTONE, "null value (tombstone) on the shipments topic")
     if len(value) > MAX_EVENT_BYTES:
         return Rejected(OVERSIZED, f"{len(value)} bytes exceed the limit of {MAX_EVENT_BYTES}")
+    raw: object
+    if is_framed(value):
+        payload = decode(value, schemas)
+        if isinstance(payload, FrameError):
+            return Rejected(payload.error_type, payload.error)
+        if isinstance(payload, dict):  # Avro, decoded
+            return _validate(payload)
+        value = payload  # JSON Schema framing: the payload is JSON text
     try:
         raw = loads_strict(value)
     except JsonInputError as exc:
         return Rejected(INVALID_JSON, str(exc))
+    return _validate(raw)
+
+
+def _validate(raw: object) -> ShipmentEvent | Rejected:
     if not isinstance(raw, dict):
         return Rejected(SCHEMA_VIOLATION, f"expected a JSON object, got {type(raw).__name__}")
     event_type = raw.get("event_type")

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from schemas import Decision
 from services.screening.catalogue import Catalogue
 from services.screening.catalogue.summary import unconfirmed_statuses
+from services.screening.freshness import Freshness
 
 
 class ScreeningMetrics:
@@ -43,6 +44,12 @@ class ScreeningMetrics:
             "lodestone_screening_processing_seconds",
             "From record fetched to decision stored, per event.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "lodestone_screening_batch_seconds",
+            "From a batch read to its offsets committed (decide, settle, publish, acks).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
         self.dead_letters = Counter(
@@ -96,8 +103,10 @@ class ScreeningMetrics:
     def watch_catalogue(
         self, catalogue: Callable[[], Catalogue | None], today: Callable[[], date] | None = None
     ) -> None:
-        """Export the measures whose status today is assumed (computed at each scrape)."""
+        """Export the measures whose status today is assumed and the catalogue's freshness
+        (computed at each scrape)."""
         self.registry.register(UnconfirmedMeasures(catalogue, today or _today))
+        self.registry.register(Freshness(catalogue, today or _today))
 
     def observe_decision(self, decision: Decision) -> None:
         key = (decision.outcome, decision.trigger)

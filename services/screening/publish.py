@@ -24,7 +24,12 @@ class Publisher(Protocol):
     """Sends one record without waiting for the broker: the returned future resolves on ack."""
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, correlation_id: str | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        correlation_id: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> asyncio.Future[Any]: ...
 
 
@@ -58,13 +63,23 @@ class BrokerPublisher:
         return producer
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, correlation_id: str | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        correlation_id: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> asyncio.Future[Any]:
-        headers = [_CONTENT_TYPE, ("correlation_id", (correlation_id or str(uuid4())).encode())]
+        """``headers``: extra headers (the ``traceparent`` when tracing is on)."""
+        record_headers = [
+            _CONTENT_TYPE,
+            ("correlation_id", (correlation_id or str(uuid4())).encode()),
+            *headers,
+        ]
         if self._signer is not None and topic in self._signed_topics:
-            headers += self._signer.headers(value)  # contract v1: decisions are signed
+            record_headers += self._signer.headers(value)  # contract v1: decisions are signed
         future: asyncio.Future[Any] = await self._producer().send(
-            topic, value=value, key=key, headers=headers
+            topic, value=value, key=key, headers=record_headers
         )
         return future
 

@@ -27,7 +27,12 @@ class _ProducerPublisher:
         self._producer = producer
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes, correlation_id: str | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        correlation_id: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> asyncio.Future[Any]:
         ack: asyncio.Future[Any] = await self._producer.send(topic, value=value, key=key)
         return ack

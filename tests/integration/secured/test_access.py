@@ -30,6 +30,7 @@ TOPICS = (
     "topic_licenses",
     "topic_controls",
     "topic_anchors",
+    "topic_parties",
 )
 
 
@@ -80,6 +81,7 @@ async def test_each_topic_has_exactly_its_one_writer() -> None:
     assert {p for p, t in writers if t == ScreeningSettings().shadow_topic} == {"screening"}
     assert {p for p, t in writers if t == s.topic_licenses} == {"licensing"}
     assert {p for p, t in writers if t == s.topic_controls} == {"catalogue"}
+    assert {p for p, t in writers if t == s.topic_parties} == {"catalogue"}
     assert {t for p, t in writers if p == "erp"} == {s.topic_shipments}
     assert {p for p, t in writers if t == s.topic_anchors} == {"audit"}
     assert {t for p, t in writers if p == "audit"} == {s.topic_anchors}
