@@ -90,7 +90,10 @@ class ScreeningService:
             port=options.metrics_port,
             ready_detail=self.readiness_detail,
         )
-        self.metrics.watch_catalogue(lambda: self.reference.catalogue)
+        self.metrics.watch_catalogue(
+            lambda: self.reference.catalogue,
+            parties=lambda: self.reference.parties.parties if self.reference.parties else None,
+        )
         self.ledger_gauges = LedgerGauges(self.metrics.registry)
 
     def readiness_detail(self) -> list[str]:

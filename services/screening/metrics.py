@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from schemas import Decision
+from schemas import ControlledParty, Decision
 from services.screening.catalogue import Catalogue
 from services.screening.catalogue.summary import unconfirmed_statuses
 from services.screening.freshness import Freshness
@@ -101,12 +101,15 @@ class ScreeningMetrics:
         self._reason_children: dict[Any, Any] = {}
 
     def watch_catalogue(
-        self, catalogue: Callable[[], Catalogue | None], today: Callable[[], date] | None = None
+        self,
+        catalogue: Callable[[], Catalogue | None],
+        today: Callable[[], date] | None = None,
+        parties: Callable[[], Sequence[ControlledParty] | None] | None = None,
     ) -> None:
-        """Export the measures whose status today is assumed and the catalogue's freshness
-        (computed at each scrape)."""
+        """Export the measures whose status today is assumed and the freshness of the catalogue
+        and the party list (computed at each scrape)."""
         self.registry.register(UnconfirmedMeasures(catalogue, today or _today))
-        self.registry.register(Freshness(catalogue, today or _today))
+        self.registry.register(Freshness(catalogue, today or _today, parties))
 
     def observe_decision(self, decision: Decision) -> None:
         key = (decision.outcome, decision.trigger)

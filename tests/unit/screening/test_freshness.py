@@ -6,6 +6,7 @@ from datetime import date
 
 from prometheus_client import CollectorRegistry
 
+from schemas import ControlledParty
 from services.screening.catalogue import Catalogue, load_bundled_catalogue
 from services.screening.freshness import CATALOGUE_AGE, MEASURE_CONFIRMED_AGE, edition_date
 from services.screening.metrics import ScreeningMetrics
@@ -42,3 +43,28 @@ def test_ages_follow_the_day_and_the_catalogue() -> None:
         assert _scrape(metrics.registry, MEASURE_CONFIRMED_AGE, {"measure": measure_id}) is None
     current.append(None)
     assert _scrape(metrics.registry, CATALOGUE_AGE) is None
+
+
+def test_the_party_list_age_counts_from_its_newest_recorded_date() -> None:
+    from services.screening.freshness import PARTY_LIST_AGE, newest_party_date
+    from services.screening.parties import load_bundled_parties
+
+    parties = load_bundled_parties()
+    today = [date(2026, 11, 30)]
+    listed: list[list[ControlledParty] | None] = [None]
+    metrics = ScreeningMetrics(CollectorRegistry())
+    metrics.watch_catalogue(
+        lambda: load_bundled_catalogue(), today=lambda: today[-1], parties=lambda: listed[-1]
+    )
+    assert _scrape(metrics.registry, PARTY_LIST_AGE) is None  # no list loaded: no sample
+    listed.append(parties)
+    newest = newest_party_date(parties, today[-1])
+    assert newest is not None
+    assert newest <= today[-1]
+    assert _scrape(metrics.registry, PARTY_LIST_AGE) == (today[-1] - newest).days
+    # a date recorded after today (a window that starts later) does not make the list younger
+    earlier = newest_party_date(parties, date(2025, 6, 1))
+    assert earlier is not None
+    assert earlier < newest
+    today.append(date(2027, 1, 1))
+    assert _scrape(metrics.registry, PARTY_LIST_AGE) == (date(2027, 1, 1) - newest).days
