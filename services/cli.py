@@ -54,6 +54,10 @@ from services.audit.cli import audit_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 
+from services.console.cli import console_app  # noqa: E402
+
+app.add_typer(console_app, name="console")
+
 
 def main() -> None:
     """Console-script entry point; a refusal by the broker's ACLs ends with one clear line."""

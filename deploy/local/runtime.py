@@ -61,6 +61,7 @@ class RuntimeState:
                 "LODESTONE_TOPIC_LICENSES": s.topic_licenses,
                 "LODESTONE_TOPIC_CONTROLS": s.topic_controls,
                 "LODESTONE_TOPIC_ANCHORS": s.topic_anchors,
+                "LODESTONE_TOPIC_REVIEWS": s.topic_reviews,
             }
         )
         env.update(self.key_settings)

@@ -40,6 +40,8 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         TopicSpec(s.topic_controls, 1, {**compact, "max.message.bytes": str(8 * MIB)}),
         # Every signed tree head, kept for good: outside verifiers compare the store with them.
         TopicSpec(s.topic_anchors, 1, {"retention.ms": "-1"}),
+        # People's reviews: few, kept for good (every release is evidence), keyed by shipment.
+        TopicSpec(s.topic_reviews, 6, {"retention.ms": "-1"}),
     ]
 
 
