@@ -23,6 +23,8 @@ class Trigger(StrEnum):
     SHIPMENT_EVENT = "shipment_event"
     LICENSE_CHANGE = "license_change"
     CATALOGUE_CHANGE = "catalogue_change"
+    #: v1 additions: two different reviewers released held lines (``reviews.v1``).
+    REVIEW = "review"
 
 
 class ReasonCode(StrEnum):
@@ -47,6 +49,8 @@ class ReasonCode(StrEnum):
     SHIP_DATE_IMPLAUSIBLE = "SHIP_DATE_IMPLAUSIBLE"
     #: v1 additions: the line's declared ``control_code`` contradicts what the goods show.
     DECLARATION_MISMATCH = "DECLARATION_MISMATCH"
+    #: v1 additions: two different reviewers released this held line (never a PROHIBITED_* one).
+    RELEASED_BY_REVIEW = "RELEASED_BY_REVIEW"
 
     @property
     def outcome(self) -> Outcome:
@@ -59,6 +63,7 @@ _APPROVING = frozenset(
         ReasonCode.BELOW_THRESHOLD,
         ReasonCode.MEASURE_SUSPENDED,
         ReasonCode.LICENSED,
+        ReasonCode.RELEASED_BY_REVIEW,
     }
 )
 

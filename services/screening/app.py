@@ -34,6 +34,8 @@ from services.screening.publish import BrokerPublisher, Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData, ReferenceFollower
 from services.screening.rescreen import Rescreener
 from services.screening.retry import retry_transient
+from services.screening.review_follower import ReviewFollower
+from services.screening.review_release import Release
 from services.screening.screener import Screener
 
 log = get_logger(__name__)
@@ -136,6 +138,12 @@ class ScreeningService:
             on_change=self._on_reference_change,
         )
         self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
+        reviews = ReviewFollower(  # review releases (review_release.py)
+            bootstrap=self.settings.kafka_bootstrap,
+            topic=self.settings.topic_reviews,
+            on_release=self._on_release,
+        )
+        self._tasks.append(asyncio.create_task(reviews.run(), name="reviews"))
         self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
         for task in self._tasks:
             task.add_done_callback(self._on_task_done)
@@ -170,6 +178,12 @@ class ScreeningService:
         self.metrics.licences.set(len(self.reference.licences))
         if self._rescreener is not None and self._consuming:
             await self._rescreener.on_change(change)
+
+    async def _on_release(self, release: Release) -> None:
+        """Review releases: decided once the reference data is loaded."""
+        await self.reference.loaded.wait()
+        if self._rescreener is not None:
+            await self._rescreener.on_release(release)
 
     async def _consume(self, screener: Screener) -> None:
         await self.reference.loaded.wait()

@@ -7,10 +7,12 @@ same reviewer; the keyboard reaches everything. Screenshots go to docs/console/.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -191,6 +193,20 @@ async def test_a_release_needs_a_second_reviewer_and_never_frees_a_prohibition(
     reviews = await _reviews(stack, decision_id, expected=2)
     assert {r.reviewer.id for r in reviews} == {"rita", "rolf"}
 
+    # screening decides the shipment again (trigger review), audit records it with both names
+    released = await _superseding(stack, decision_id)
+    assert released is not None
+    assert released["trigger"] == "review"
+    releases = [r for r in released["decision"]["reasons"] if r["code"] == "RELEASED_BY_REVIEW"]
+    assert releases
+    assert all("Rita Reviewer (rita)" in r["message"] for r in releases)
+    assert all("Rolf Reviewer (rolf)" in r["message"] for r in releases)
+    await rolf.goto(f"/console/decisions/{decision_id}")
+    await rolf.click("text=Superseded by")
+    await rolf.click(f"a[href='/console/decisions/{released['decision_id']}']")
+    assert "RELEASED_BY_REVIEW" in await rolf.locator("#main").inner_text()
+    await shot(rolf, "released")
+
     prohibited = await held_decision(rolf, prohibited=True)
     await rolf.goto(f"/console/decisions/{prohibited}")
     section = await rolf.locator("section[aria-labelledby=review]").inner_text()
@@ -210,6 +226,67 @@ async def test_a_release_needs_a_second_reviewer_and_never_frees_a_prohibition(
     )
     assert forced.status == 409
     assert await _reviews(stack, prohibited, expected=0, wait_s=2) == []
+    # even two reviewers straight on the topic never release a prohibited line
+    for reviewer in ("rita", "rolf"):
+        forged = Review.model_validate(
+            {
+                "review_id": str(uuid.uuid4()),
+                "shipment_id": await _shipment_of(stack, prohibited),
+                "decision_id": prohibited,
+                "line_nos": list(range(1, lines + 1)),
+                "action": "release",
+                "justification": "straight onto the topic",
+                "reviewer": {"id": reviewer, "name": reviewer},
+                "reviewed_at": datetime.now(UTC),
+            }
+        )
+        await publish_records(
+            stack.settings.kafka_bootstrap,
+            stack.settings.topic_reviews,
+            [(forged.shipment_id.encode(), forged.model_dump_json().encode())],
+        )
+    after = await _superseding(stack, prohibited, wait_s=8, required=False)
+    if after is not None:  # other lines may be released; the prohibited ones never
+        for line in after["decision"]["lines"]:
+            if any(code.startswith("PROHIBITED_") for code in line["reasons"]):
+                assert line["outcome"] == "hold"
+        assert after["outcome"] == "hold"
+
+
+async def _shipment_of(stack: Stack, decision_id: str) -> str:
+    conn = await stack.db.connect("auditor")
+    try:
+        return str(
+            await conn.fetchval(
+                "SELECT shipment_id FROM audit.decisions_v WHERE decision_id = $1", decision_id
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _superseding(
+    stack: Stack, decision_id: str, wait_s: float = 30, required: bool = True
+) -> dict[str, Any] | None:
+    """The recorded decision that supersedes ``decision_id`` (waits for it)."""
+    conn = await stack.db.connect("auditor")
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            row = await conn.fetchrow(
+                "SELECT decision_id, trigger, outcome, decision::text AS decision"
+                " FROM audit.decisions_v WHERE supersedes = $1",
+                decision_id,
+            )
+            if row is not None:
+                found = dict(row)
+                found["decision"] = json.loads(found["decision"])
+                return found
+            await asyncio.sleep(0.3)
+    finally:
+        await conn.close()
+    assert not required, f"no decision superseding {decision_id} was recorded"
+    return None
 
 
 async def _reviews(
