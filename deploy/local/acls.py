@@ -44,6 +44,7 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         topic("screening", read, s.topic_shipments),
         topic("screening", read, s.topic_licenses),
         topic("screening", read, s.topic_controls),
+        topic("screening", read, s.topic_reviews),  # releases by review
         topic("screening", write, s.topic_decisions),
         topic("screening", write, s.topic_dead_letters),
         groups("screening", "lodestone-screening"),

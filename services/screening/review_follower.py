@@ -3,7 +3,8 @@
 Group-less, from the beginning at every start: the pairing of reviews is rebuilt from the topic
 (kept for good), and a release whose decision is no longer its shipment's latest (it was
 released already, or decided again) has no effect, so reading it again changes nothing. A value
-that is not a Review is logged and skipped; it never stops the follower.
+that is not a Review is logged and skipped; it never stops the follower. Reading again from the
+beginning after a broker failure is as harmless as at start-up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from services.common.logging import get_logger
 from services.screening.review_release import Release, ReleaseBook
 
 log = get_logger(__name__)
+RETRY_S = 5.0
 
 
 class ReviewFollower:
@@ -34,6 +36,18 @@ class ReviewFollower:
         self.invalid_records = 0
 
     async def run(self) -> None:
+        """Follow until cancelled. A broker refusal (e.g. no READ on the topic) is logged and
+        retried: releases wait, shipments are still decided."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("reviews cannot be read; retrying", topic=self._topic, error=repr(exc))
+                await asyncio.sleep(RETRY_S)
+
+    async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
             self._topic,
             bootstrap_servers=self._bootstrap,
@@ -57,8 +71,6 @@ class ReviewFollower:
                                 lines=list(release.line_nos),
                             )
                             await self._on_release(release)
-        except asyncio.CancelledError:
-            raise
         finally:
             await consumer.stop()
 

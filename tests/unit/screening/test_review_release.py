@@ -99,3 +99,20 @@ def test_a_release_stays_through_a_re_screen_but_not_onto_a_prohibition() -> Non
     line_2 = next(line for line in now_prohibited.lines if line.line_no == 2)
     assert line_2.reasons == [ReasonCode.PROHIBITED_END_USE]
     assert carry_releases(held(), held()) == held()
+
+
+def test_the_follower_skips_what_is_not_a_review_and_pairs_the_rest() -> None:
+    from services.screening.review_follower import ReviewFollower
+
+    async def never(_: Release) -> None:
+        raise AssertionError("not called by _read")
+
+    follower = ReviewFollower(bootstrap="unused:9092", topic="reviews", on_release=never)
+    for garbage in (b"", b"not json", b'{"review_id": 1}', b'{"a": 1, "a": 2}', b"\xff\xfe"):
+        assert follower._read(garbage, 0) is None
+    assert follower.invalid_records == 5
+    assert follower._read(None, 0) is None  # a tombstone is not an error
+    assert follower._read(review("rita", [2]).model_dump_json().encode(), 1) is None
+    release = follower._read(review("rolf", [2]).model_dump_json().encode(), 2)
+    assert release is not None
+    assert release.line_nos == (2,)
