@@ -48,9 +48,10 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         topic("screening", write, s.topic_decisions),
         topic("screening", write, s.topic_dead_letters),
         groups("screening", "lodestone-screening"),
-        # audit: reads decisions and the catalogue, writes nothing to Kafka
+        # audit: reads decisions and the catalogue; writes only its signed tree heads
         topic("audit", read, s.topic_decisions),
         topic("audit", read, s.topic_controls),
+        topic("audit", write, s.topic_anchors),
         groups("audit", "lodestone-audit"),
         # ERP systems: publish shipments, read their decisions
         topic("erp", write, s.topic_shipments),
