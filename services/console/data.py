@@ -35,10 +35,14 @@ _LATEST = (
     " ORDER BY shipment_id, seq DESC"
 )
 
+#: filter field -> SQL condition on its parameter ``$n`` (constant text only)
 _HOLD_CONDITIONS: dict[str, str] = {
-    "reason": "reason_codes @> ARRAY[${}::text]",
-    "control_id": "EXISTS (SELECT 1 FROM unnest(control_ids) c WHERE starts_with(c, ${}))",
-    "exporter_id": "exporter_id = ${}",
+    "reason": "reason_codes @> ARRAY[${n}::text]",
+    # a measure id: its own control id, or one of its items' (``CN-2025-18/1C902.b``; measure
+    # ids may hold a ``/`` themselves, e.g. ``CN-2024-46/Art.2``)
+    "control_id": "EXISTS (SELECT 1 FROM unnest(control_ids) c"
+    " WHERE c = ${n} OR starts_with(c, ${n} || '/'))",
+    "exporter_id": "exporter_id = ${n}",
 }
 
 
@@ -50,7 +54,7 @@ async def open_holds(conn: Conn, f: HoldFilter, now: datetime, limit: int = 500)
         value = getattr(f, name)
         if value:
             params.append(value)
-            where.append(condition.format(len(params)))
+            where.append(condition.format(n=len(params)))
     if f.older_than_hours is not None:
         params.append(now - timedelta(hours=f.older_than_hours))
         where.append(f"decided_at <= ${len(params)}")
@@ -66,7 +70,13 @@ async def hold_facets(conn: Conn) -> dict[str, list[str]]:
     """The reasons, measures and exporters among open holds (the filters' choices)."""
     rows = await open_holds(conn, HoldFilter(), datetime.max.replace(tzinfo=None), limit=100_000)
     reasons = sorted({r for row in rows for r in row["reason_codes"] if r})
-    measures = sorted({c.split("/")[0] for row in rows for c in row["control_ids"]})
+    catalogue, _ = await newest_catalogue(conn)
+    known = [m.id for m in catalogue.measures] if catalogue is not None else []
+    controls = {c for row in rows for c in row["control_ids"]}
+    measures = sorted(
+        {m for m in known for c in controls if c == m or c.startswith(m + "/")}
+        or {c.split("/")[0] for c in controls}
+    )
     exporters = sorted({row["exporter_id"] for row in rows})
     return {"reasons": reasons, "measures": measures, "exporters": exporters}
 

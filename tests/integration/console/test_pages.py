@@ -180,3 +180,46 @@ async def test_hostile_filters_are_values_never_sql_nor_markup(
         await auditor.aclose()
     full = await viewer.get("/console/holds")
     assert "No open hold matches." not in full.text  # the table is still there
+
+
+async def test_a_decision_with_a_warning_shows_it(stack: Stack, viewer: httpx.AsyncClient) -> None:
+    conn = await stack.db.connect("auditor")
+    try:
+        decision_id = await conn.fetchval(
+            "SELECT decision_id FROM audit.decisions_v"
+            " WHERE jsonb_array_length(decision->'warnings') > 0 LIMIT 1"
+        )
+    finally:
+        await conn.close()
+    assert decision_id is not None, "the sample stream has a decision with a warning"
+    page = await viewer.get(f"/console/decisions/{decision_id}")
+    warnings = page.text.split('id="warnings"', 1)[1].split("</section>", 1)[0]
+    assert "MEASURE_STATUS_UNCONFIRMED" in warnings
+
+
+async def test_the_holds_filters_narrow_the_queue(stack: Stack, viewer: httpx.AsyncClient) -> None:
+    def rows(html: str) -> list[str]:
+        return re.findall(r"<tr>\s*<td><a href=\"/console/decisions/[^\"]+\">.*?</tr>", html, re.S)
+
+    everything = rows((await viewer.get("/console/holds")).text)
+    assert len(everything) > 3
+    by_exporter = rows((await viewer.get("/console/holds?exporter=CN-EXP-0002")).text)
+    assert 0 < len(by_exporter) < len(everything)
+    assert all("<td>CN-EXP-0002</td>" in row for row in by_exporter)
+    by_reason = rows((await viewer.get("/console/holds?reason=LICENSE_REQUIRED")).text)
+    assert 0 < len(by_reason) < len(everything)
+    assert all("LICENSE_REQUIRED" in row for row in by_reason)
+    by_measure = rows((await viewer.get("/console/holds?measure=CN-2025-18")).text)
+    assert 0 < len(by_measure) < len(everything)
+    assert all("CN-2025-18/" in row for row in by_measure)
+    assert rows((await viewer.get("/console/holds?measure=CN-2025-1")).text) == []  # a prefix
+    facets = (await viewer.get("/console/holds")).text.split('name="measure"', 1)[1]
+    facets = facets.split("</select>", 1)[0]
+    assert ">CN-2025-18</option>" in facets
+    assert ">CN-2024-46/Art.2</option>" in facets  # measure ids may hold a "/"
+    assert ">CN-2024-46</option>" not in facets
+    assert rows((await viewer.get("/console/holds?older_than_hours=1000")).text) == []
+    assert len(rows((await viewer.get("/console/holds?older_than_hours=0")).text)) == len(
+        everything
+    )
+    assert "SHIPMENT_CANCELLED" not in "".join(everything)  # a cancellation waits for nobody
