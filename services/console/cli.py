@@ -53,6 +53,8 @@ def hash_secret_command(
     """Read a secret (not echoed) and print the user entry for LODESTONE_CONSOLE_USERS."""
     from services.console.auth import Role, UserEntry, hash_secret
 
+    if role not in {r.value for r in Role}:
+        raise typer.BadParameter(f"role must be one of {', '.join(r.value for r in Role)}")
     secret = getpass.getpass("secret: ")
     if len(secret) < 12:
         raise typer.BadParameter("use a secret of at least 12 characters")
