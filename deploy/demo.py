@@ -105,7 +105,15 @@ async def _wait_console(port: int, seconds: float = 60) -> None:
 
 async def _publish_stream(settings: Settings) -> None:
     run_id = uuid.uuid4().hex[:6].upper()
-    events = generate_events(EVENTS, seed=2026, shipment_prefix=f"SHP-{run_id}")
+    # The seed's event ids, made this run's own: a second demo on the same runtime is screened
+    # afresh instead of being answered with the first run's stored decisions (ERP retries
+    # within the run keep their shared id).
+    events = [
+        e.model_copy(
+            update={"event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{e.event_id}"))}
+        )
+        for e in generate_events(EVENTS, seed=2026, shipment_prefix=f"SHP-{run_id}")
+    ]
     half = len(events) // 2
     for index, event in enumerate(events):
         if index == half:
