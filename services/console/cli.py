@@ -41,7 +41,10 @@ def run(
             secure_cookies=cfg.secure_cookies,
         )
     )
-    uvicorn.run(app, host=cfg.host, port=port or cfg.port, log_level="info")
+    # open live streams never end by themselves: give them 5 s on shutdown, not forever
+    uvicorn.run(
+        app, host=cfg.host, port=port or cfg.port, log_level="info", timeout_graceful_shutdown=5
+    )
 
 
 @console_app.command("hash-secret")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,8 +46,17 @@ _HOLD_CONDITIONS: dict[str, str] = {
 }
 
 
+#: When the shipment's current run of holds began: its first record after its last approval
+#: (a hold re-screened by a licence change has waited since the first hold, not since then).
+_HELD_SINCE = (
+    "(SELECT min(h.decided_at) FROM audit.decisions_v h WHERE h.shipment_id = latest.shipment_id"
+    " AND h.seq > coalesce((SELECT max(a.seq) FROM audit.decisions_v a"
+    " WHERE a.shipment_id = latest.shipment_id AND a.outcome = 'approve'), 0))"
+)
+
+
 async def open_holds(conn: Conn, f: HoldFilter, now: datetime, limit: int = 500) -> list[Any]:
-    """Open holds matching ``f``, the longest waiting first."""
+    """Open holds matching ``f`` (with ``held_since``), the longest waiting first."""
     params: list[Any] = []
     where = ["outcome = 'hold'", "NOT reason_codes @> ARRAY['SHIPMENT_CANCELLED']"]
     for name, condition in _HOLD_CONDITIONS.items():
@@ -55,20 +64,22 @@ async def open_holds(conn: Conn, f: HoldFilter, now: datetime, limit: int = 500)
         if value:
             params.append(value)
             where.append(condition.format(n=len(params)))
+    waited = ""
     if f.older_than_hours is not None:
         params.append(now - timedelta(hours=f.older_than_hours))
-        where.append(f"decided_at <= ${len(params)}")
+        waited = f" WHERE held_since <= ${len(params)}"
     params.append(limit)
     sql = (
-        f"SELECT * FROM ({_LATEST}) latest WHERE {' AND '.join(where)}"  # noqa: S608 (constants)
-        f" ORDER BY decided_at, shipment_id LIMIT ${len(params)}"
+        f"SELECT * FROM (SELECT latest.*, {_HELD_SINCE} AS held_since"  # noqa: S608 (constants)
+        f" FROM ({_LATEST}) latest WHERE {' AND '.join(where)}) holds{waited}"
+        f" ORDER BY held_since, shipment_id LIMIT ${len(params)}"
     )
     return list(await conn.fetch(sql, *params))
 
 
 async def hold_facets(conn: Conn) -> dict[str, list[str]]:
     """The reasons, measures and exporters among open holds (the filters' choices)."""
-    rows = await open_holds(conn, HoldFilter(), datetime.max.replace(tzinfo=None), limit=100_000)
+    rows = await open_holds(conn, HoldFilter(), datetime.now(UTC), limit=100_000)
     reasons = sorted({r for row in rows for r in row["reason_codes"] if r})
     catalogue, _ = await newest_catalogue(conn)
     known = [m.id for m in catalogue.measures] if catalogue is not None else []

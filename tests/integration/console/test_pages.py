@@ -223,3 +223,23 @@ async def test_the_holds_filters_narrow_the_queue(stack: Stack, viewer: httpx.As
         everything
     )
     assert "SHIPMENT_CANCELLED" not in "".join(everything)  # a cancellation waits for nobody
+
+
+async def test_a_hold_has_waited_since_its_first_hold_not_its_latest_decision(
+    stack: Stack, viewer: httpx.AsyncClient
+) -> None:
+    conn = await stack.db.connect("auditor")
+    try:
+        row = await conn.fetchrow(
+            "SELECT shipment_id, min(decided_at) AS first, max(decided_at) AS last"
+            " FROM audit.decisions_v GROUP BY shipment_id"
+            " HAVING count(*) > 1 AND bool_and(outcome = 'hold')"
+            " AND NOT bool_or(reason_codes @> ARRAY['SHIPMENT_CANCELLED']) LIMIT 1"
+        )
+    finally:
+        await conn.close()
+    assert row is not None, "the sample stream amends a held shipment"
+    assert row["first"] < row["last"]
+    page = (await viewer.get("/console/holds")).text
+    listed = page.split(f">{row['shipment_id']}</a>", 1)[1].split("</tr>", 1)[0]
+    assert f'datetime="{row["first"].isoformat()}"' in listed
