@@ -112,14 +112,15 @@ async def test_licences_catalogue_and_audit_pages_show_real_data(
     assert await page.locator("svg.timeline rect.window").count() > 0
     await shot(page, "catalogue")
     await page.click("nav >> text=Audit")
+    await page.click("button:has-text('Verify')")
+    result = await page.locator("#verify-result").inner_text()
+    assert result.startswith("OK"), result
+    await shot(page, "verify")
     await page.fill("input[name=exporter_id]", "CN-EXP-0002")
     await page.click("button:has-text('Search')")
     rows = await page.locator("table tbody").inner_text()
     assert "CN-EXP-0002" in rows
     assert "CN-EXP-0001" not in rows
-    await page.click("button:has-text('Verify')")
-    result = await page.locator("#verify-result").inner_text()
-    assert result.startswith("OK"), result
     await shot(page, "audit")
 
 
