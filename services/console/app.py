@@ -216,7 +216,7 @@ def create_console(options: ConsoleOptions) -> FastAPI:
         request: Request,
         user: Viewer,
         decision_id: str,
-        justification: Annotated[str, Form(min_length=10, max_length=2000)],
+        justification: Annotated[str, Form(min_length=10, max_length=1024)],
         line_nos: Annotated[list[int], Form()],
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:

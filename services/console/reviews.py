@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
 from schemas.review import Review, ReviewAction, Reviewer
+from schemas.validation import summarise_validation_error
 from services.common.kafka_security import kafka_client_options
 
 if TYPE_CHECKING:
@@ -65,16 +66,20 @@ class ReviewDesk:
             for r in self.reviews_of(page.decision_id)
         ):
             return "you have released this decision already: a different reviewer confirms"
-        review = Review(
-            review_id=str(uuid.uuid4()),
-            shipment_id=page.shipment_id,
-            decision_id=page.decision_id,
-            line_nos=line_nos,
-            action=ReviewAction.RELEASE,
-            justification=justification,
-            reviewer=Reviewer(id=user.id, name=user.name),
-            reviewed_at=datetime.now(UTC),
-        )
+        try:
+            review = Review(
+                review_id=str(uuid.uuid4()),
+                shipment_id=page.shipment_id,
+                decision_id=page.decision_id,
+                line_nos=line_nos,
+                action=ReviewAction.RELEASE,
+                # a textarea's line breaks become spaces: the contract's text is one line
+                justification=" ".join(justification.split()),
+                reviewer=Reviewer(id=user.id, name=user.name),
+                reviewed_at=datetime.now(UTC),
+            )
+        except ValidationError as exc:
+            return f"the review cannot be sent: {summarise_validation_error(exc)}"
         producer = await self._producer_started()
         await producer.send_and_wait(
             self._topic, review.model_dump_json().encode(), key=page.shipment_id.encode()

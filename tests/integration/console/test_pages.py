@@ -243,3 +243,28 @@ async def test_a_hold_has_waited_since_its_first_hold_not_its_latest_decision(
     page = (await viewer.get("/console/holds")).text
     listed = page.split(f">{row['shipment_id']}</a>", 1)[1].split("</tr>", 1)[0]
     assert f'datetime="{row["first"].isoformat()}"' in listed
+
+
+async def test_a_justification_on_several_lines_is_sent_and_control_characters_refused(
+    stack: Stack, reviewer: httpx.AsyncClient
+) -> None:
+    decision_id = await _a_hold(reviewer)
+    page = await reviewer.get(f"/console/decisions/{decision_id}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    line = re.search(r'name="line_nos" value="(\d+)" >', page.text)
+    assert token is not None
+    assert line is not None
+    form = {"csrf_token": token.group(1), "line_nos": line.group(1)}
+    refused = await reviewer.post(
+        f"/console/decisions/{decision_id}/review",
+        data=form | {"justification": "licence on file\x07 rings a bell"},
+    )
+    assert refused.status_code == 409
+    assert "cannot be sent" in refused.text
+    sent = await reviewer.post(
+        f"/console/decisions/{decision_id}/review",
+        data=form | {"justification": "licence on file\r\nsee the\tscan"},
+    )
+    assert sent.status_code == 303
+    shown = await reviewer.get(f"/console/decisions/{decision_id}")
+    assert "licence on file see the scan" in shown.text
