@@ -51,6 +51,7 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         # audit: reads decisions and the catalogue; writes only its signed tree heads
         topic("audit", read, s.topic_decisions),
         topic("audit", read, s.topic_controls),
+        topic("audit", read, s.topic_reviews),
         topic("audit", write, s.topic_anchors),
         groups("audit", "lodestone-audit"),
         # ERP systems: publish shipments, read their decisions

@@ -158,6 +158,7 @@ async def console_stack(
                 decision_keys=KeyRing.from_files(settings.decision_public_keys()),
                 log_signer=LOG_SIGNER,
                 anchors_topic=settings.topic_anchors,
+                reviews_topic=settings.topic_reviews,
                 group_id=f"audit-{tag}",
                 batch_max_records=200,
                 metrics_port=0,

@@ -207,6 +207,11 @@ async def test_a_release_needs_a_second_reviewer_and_never_frees_a_prohibition(
     await rolf.click(f"a[href='/console/decisions/{released['decision_id']}']")
     assert "RELEASED_BY_REVIEW" in await rolf.locator("#main").inner_text()
     await shot(rolf, "released")
+    recorded = await _review_records(stack, decision_id, expected=2)
+    assert {(r["reviewer_id"], r["reviewer_name"]) for r in recorded} == {
+        ("rita", "Rita Reviewer"),
+        ("rolf", "Rolf Reviewer"),
+    }
 
     prohibited = await held_decision(rolf, prohibited=True)
     await rolf.goto(f"/console/decisions/{prohibited}")
@@ -246,12 +251,32 @@ async def test_a_release_needs_a_second_reviewer_and_never_frees_a_prohibition(
             stack.settings.topic_reviews,
             [(forged.shipment_id.encode(), forged.model_dump_json().encode())],
         )
+    forged_records = await _review_records(stack, prohibited, expected=2)
+    assert {r["justification"] for r in forged_records} == {"straight onto the topic"}
     after = await _superseding(stack, prohibited, wait_s=8, required=False)
     if after is not None:  # other lines may be released; the prohibited ones never
         for line in after["decision"]["lines"]:
             if any(code.startswith("PROHIBITED_") for code in line["reasons"]):
                 assert line["outcome"] == "hold"
         assert after["outcome"] == "hold"
+
+
+async def _review_records(stack: Stack, decision_id: str, expected: int) -> list[Any]:
+    """The reviews of ``decision_id`` the audit service recorded (waits for ``expected``)."""
+    conn = await stack.db.connect("auditor")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            rows = await conn.fetch(
+                "SELECT reviewer_id, reviewer_name, justification, line_nos"
+                " FROM audit.review_records_v WHERE decision_id = $1",
+                decision_id,
+            )
+            if len(rows) >= expected or time.monotonic() > deadline:
+                return list(rows)
+            await asyncio.sleep(0.3)
+    finally:
+        await conn.close()
 
 
 async def _shipment_of(stack: Stack, decision_id: str) -> str:
