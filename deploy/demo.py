@@ -1,15 +1,18 @@
 """``make demo``: the whole pipeline on the local Kafka and PostgreSQL, with sample traffic.
 
-Publishes the bundled catalogue and the sample licences, starts the screening service (and the
-audit service), publishes a generated stream of shipment events — granting a licence half-way,
-which releases the matching holds — shows the decisions live, then stops what it started and
-ends with the audit trail's newest entries and its verification.
+Publishes the bundled catalogue and the sample licences, starts the screening service, the
+audit service and the web console (its address and three demo users are printed), publishes a
+generated stream of shipment events — granting a licence half-way, which releases the matching
+holds — shows the decisions live, then (on a terminal) keeps the console up until Enter is
+pressed, stops what it started and ends with the audit trail's newest entries and its
+verification.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -69,9 +72,48 @@ async def _wait_ready(port: int, seconds: float = 60) -> None:
     raise RuntimeError(f"the screening service is not ready ({url})")
 
 
+def _demo_users() -> tuple[str, list[tuple[str, str, str]]]:
+    """``LODESTONE_CONSOLE_USERS`` for three demo users with fresh secrets, and the secrets."""
+    from services.console.auth import Role, UserEntry, hash_secret
+
+    people = [
+        ("viewer", "Vic Viewer", Role.VIEWER),
+        ("reviewer", "Rae Reviewer", Role.REVIEWER),
+        ("reviewer2", "Rob Reviewer", Role.REVIEWER),
+        ("auditor", "Ada Auditor", Role.AUDITOR),
+    ]
+    entries, shown = [], []
+    for user_id, name, role in people:
+        secret = secrets.token_urlsafe(12)
+        entries.append(UserEntry(id=user_id, name=name, role=role, secret_hash=hash_secret(secret)))
+        shown.append((user_id, role.value, secret))
+    return "[" + ",".join(e.model_dump_json() for e in entries) + "]", shown
+
+
+async def _wait_console(port: int, seconds: float = 60) -> None:
+    url = f"http://127.0.0.1:{port}/console/login"
+    for _ in range(int(seconds * 4)):
+        try:
+            status, _ = await asyncio.to_thread(_get, url)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"the console did not answer ({url})")
+
+
 async def _publish_stream(settings: Settings) -> None:
     run_id = uuid.uuid4().hex[:6].upper()
-    events = generate_events(EVENTS, seed=2026, shipment_prefix=f"SHP-{run_id}")
+    # The seed's event ids, made this run's own: a second demo on the same runtime is screened
+    # afresh instead of being answered with the first run's stored decisions (ERP retries
+    # within the run keep their shared id).
+    events = [
+        e.model_copy(
+            update={"event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run_id}/{e.event_id}"))}
+        )
+        for e in generate_events(EVENTS, seed=2026, shipment_prefix=f"SHP-{run_id}")
+    ]
     half = len(events) // 2
     for index, event in enumerate(events):
         if index == half:
@@ -110,8 +152,19 @@ async def run(settings: Settings) -> None:
     }
     processes = [_start("screening", ["screening", "run"], env)]
     processes.append(_start("audit", ["audit", "run"], env))
+    console_port = int(os.environ.get("LODESTONE_CONSOLE_PORT") or _free_port())
+    users, shown_users = _demo_users()
+    console_env = env | {
+        "LODESTONE_CONSOLE_USERS": users,
+        "LODESTONE_CONSOLE_PORT": str(console_port),
+    }
+    processes.append(_start("console", ["console", "run"], console_env))
     try:
         await _wait_ready(port)
+        await _wait_console(console_port)
+        console.print(f"[bold green]console: http://127.0.0.1:{console_port}/console[/]")
+        for user_id, role, secret in shown_users:
+            console.print(f"  sign in as [bold]{user_id}[/] ({role}) with secret {secret}")
         console.print("[bold green]screening service ready[/] — decisions as they happen:")
         shown = Console()
         watcher = asyncio.create_task(
@@ -129,6 +182,9 @@ async def run(settings: Settings) -> None:
                 labels, value = line.rsplit(" ", 1)
                 totals[labels.split('outcome="')[1].split('"')[0]] += int(float(value))
         console.print(f"decisions by outcome (metrics): {dict(totals)}")
+        console.print(f"[bold green]console: http://127.0.0.1:{console_port}/console[/]")
+        if sys.stdin.isatty():
+            await asyncio.to_thread(input, "the console stays up: press Enter to stop the demo ")
     finally:
         await asyncio.to_thread(_stop, processes)
 

@@ -26,6 +26,8 @@ class Trigger(StrEnum):
     CATALOGUE_CHANGE = "catalogue_change"
     #: v1 addition: an entry of a controlled-party list (``parties.v1``) was added or changed.
     PARTY_LIST_CHANGE = "party_list_change"
+    #: v1 additions: two different reviewers released held lines (``reviews.v1``).
+    REVIEW = "review"
 
 
 class ReasonCode(StrEnum):
@@ -54,6 +56,8 @@ class ReasonCode(StrEnum):
     PROHIBITED_END_USER = "PROHIBITED_END_USER"
     #: v1 addition: a possible, not certain, controlled-party match: a person decides.
     PARTY_REVIEW = "PARTY_REVIEW"
+    #: v1 additions: two different reviewers released this held line (never a PROHIBITED_* one).
+    RELEASED_BY_REVIEW = "RELEASED_BY_REVIEW"
 
     @property
     def outcome(self) -> Outcome:
@@ -66,6 +70,7 @@ _APPROVING = frozenset(
         ReasonCode.BELOW_THRESHOLD,
         ReasonCode.MEASURE_SUSPENDED,
         ReasonCode.LICENSED,
+        ReasonCode.RELEASED_BY_REVIEW,
     }
 )
 

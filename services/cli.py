@@ -66,6 +66,10 @@ from services.screening.registry.register import schemas_app  # noqa: E402
 
 app.add_typer(schemas_app, name="schemas")
 
+from services.console.cli import console_app  # noqa: E402
+
+app.add_typer(console_app, name="console")
+
 
 def main() -> None:
     """Console-script entry point; a refusal by the broker's ACLs ends with one clear line."""

@@ -12,3 +12,5 @@ topics --topic audit.anchors.v1 --partitions 1 --config retention.ms=-1
 # China's controlled-party listings (compacted), and a draft catalogue's shadow decisions.
 topics --topic parties.v1 --partitions 1 --config cleanup.policy=compact
 topics --topic decisions.shadow.v1 --partitions 6 --config max.message.bytes=4194304
+# People's reviews of held decisions: few, kept for good (every release is evidence).
+topics --topic reviews.v1 --partitions 6 --config retention.ms=-1

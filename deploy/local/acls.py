@@ -46,6 +46,7 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         topic("screening", read, s.topic_licenses),
         topic("screening", read, s.topic_controls),
         topic("screening", read, s.topic_parties),
+        topic("screening", read, s.topic_reviews),  # releases by review
         topic("screening", write, s.topic_decisions),
         topic("screening", write, s.topic_dead_letters),
         groups("screening", "lodestone-screening"),
@@ -55,6 +56,7 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         # audit: reads decisions and the catalogue; the only writer of the signed tree heads
         topic("audit", read, s.topic_decisions),
         topic("audit", read, s.topic_controls),
+        topic("audit", read, s.topic_reviews),
         topic("audit", write, s.topic_anchors),
         groups("audit", "lodestone-audit"),
         # ERP systems: publish shipments, read their decisions

@@ -62,6 +62,7 @@ class RuntimeState:
                 "LODESTONE_TOPIC_CONTROLS": s.topic_controls,
                 "LODESTONE_TOPIC_ANCHORS": s.topic_anchors,
                 "LODESTONE_TOPIC_PARTIES": s.topic_parties,
+                "LODESTONE_TOPIC_REVIEWS": s.topic_reviews,
             }
         )
         env.update(self.key_settings)

@@ -43,6 +43,8 @@ def contract_topics(settings: Settings | None = None) -> list[TopicSpec]:
         TopicSpec(s.topic_anchors, 1, {"retention.ms": "-1"}),
         TopicSpec(ScreeningSettings().shadow_topic, 6, {"max.message.bytes": str(4 * MIB)}),
         TopicSpec(s.topic_parties, 1, compact),
+        # People's reviews: few, kept for good (every release is evidence), keyed by shipment.
+        TopicSpec(s.topic_reviews, 6, {"retention.ms": "-1"}),
     ]
 
 

@@ -17,6 +17,7 @@ from services.audit.controls_ingest import ControlsIngest
 from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.metrics import AuditMetrics
 from services.audit.retry import Backoff, retry_transient
+from services.audit.reviews_ingest import ReviewsIngest
 from services.audit.tree_log import TreeLog
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import HealthServer
@@ -47,6 +48,8 @@ class ServiceOptions:
     log_signer: Signer
     """The audit log's key: signs each tree head."""
     anchors_topic: str | None = None
+    reviews_topic: str | None = None
+    """``reviews.v1``: every review kept in ``audit.review_records`` (None: not followed)."""
     anchor_file: Path | None = None
     signature_workers: int = 0
     group_id: str = "lodestone-audit"
@@ -75,6 +78,7 @@ class ServiceOptions:
             dsn=settings.dsn_for("audit"),
             decisions_topic=settings.topic_decisions,
             controls_topic=settings.topic_controls,
+            reviews_topic=settings.topic_reviews,
             decision_keys=KeyRing.from_files(key_files),
             log_signer=Signer.from_file(audit.log_signing_key_file),
             anchors_topic=settings.topic_anchors,
@@ -175,8 +179,20 @@ class AuditService:
             on_db_state=self._set_db_state,
         )
         catalogue = ControlsIngest(controls, pool, self.metrics, backoff=o.backoff)
+        reviews = None
+        if o.reviews_topic:
+            reviews = AIOKafkaConsumer(
+                o.reviews_topic,
+                bootstrap_servers=o.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                **kafka_client_options(),
+            )
         await decisions.start()
         await controls.start()
+        if reviews is not None:
+            await reviews.start()
         if anchor_producer is not None:
             await anchor_producer.start()
         freeze_startup_objects()
@@ -186,6 +202,9 @@ class AuditService:
             asyncio.create_task(catalogue.run(self.stopping), name="audit-controls"),
             asyncio.create_task(self._ping_loop(pool), name="audit-db-ping"),
         ]
+        if reviews is not None:
+            ingest_reviews = ReviewsIngest(reviews, pool, backoff=o.backoff)
+            tasks.append(asyncio.create_task(ingest_reviews.run(self.stopping), name="reviews"))
         try:
             done, _ = await asyncio.wait(
                 [asyncio.create_task(self.stopping.wait()), *tasks],
@@ -202,6 +221,8 @@ class AuditService:
             await asyncio.gather(*tasks, return_exceptions=True)
             await decisions.stop()
             await controls.stop()
+            if reviews is not None:
+                await reviews.stop()
             if anchor_producer is not None:
                 await anchor_producer.stop()
             with contextlib.suppress(Exception):

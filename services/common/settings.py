@@ -51,6 +51,8 @@ class Settings(KafkaSecuritySettings):
     topic_dead_letters: str = "shipments.v1.dlq"
     topic_anchors: str = "audit.anchors.v1"
     """The audit log's signed tree heads, for outside verifiers."""
+    topic_reviews: str = "reviews.v1"
+    """People's reviews of held decisions (the console publishes them)."""
 
     decision_signing_key_file: Path | None = None
     """Ed25519 private key (PEM) the screening service signs decisions with; required by it."""

@@ -38,6 +38,8 @@ from services.screening.registry.resolver import build_resolver
 from services.screening.registry.settings import SchemaRegistrySettings
 from services.screening.rescreen import Rescreener
 from services.screening.retry import retry_transient
+from services.screening.review_follower import ReviewFollower
+from services.screening.review_release import Release
 from services.screening.screener import Screener
 
 log = get_logger(__name__)
@@ -146,6 +148,12 @@ class ScreeningService:
             parties_topic=self.settings.topic_parties,
         )
         self._tasks.append(asyncio.create_task(follower.run(), name="reference-data"))
+        reviews = ReviewFollower(  # review releases (review_release.py)
+            bootstrap=self.settings.kafka_bootstrap,
+            topic=self.settings.topic_reviews,
+            on_release=self._on_release,
+        )
+        self._tasks.append(asyncio.create_task(reviews.run(), name="reviews"))
         self._tasks.append(asyncio.create_task(self._consume(screener), name="shipments"))
         gauges = self.ledger_gauges.run(
             self.ledger.pool,
@@ -189,6 +197,12 @@ class ScreeningService:
         self.metrics.licences.set(len(self.reference.licences))
         if self._rescreener is not None and self._consuming:
             await self._rescreener.on_change(change)
+
+    async def _on_release(self, release: Release) -> None:
+        """Review releases: decided once the reference data is loaded."""
+        await self.reference.loaded.wait()
+        if self._rescreener is not None:
+            await self._rescreener.on_release(release)
 
     async def _consume(self, screener: Screener) -> None:
         await self.reference.loaded.wait()

@@ -115,6 +115,16 @@ class Ledger:
             )
         return _states(rows, unreadable)
 
+    async def state_of(self, shipment_id: str) -> ShipmentState | None:
+        """The shipment's latest decision and event (review releases), or None."""
+        row = await self._pool.fetchrow(
+            f"SELECT {_STATE_COLUMNS} FROM {_STATE_FROM}"  # noqa: S608
+            " WHERE s.source_topic = $1 AND s.shipment_id = $2",
+            self._source,
+            shipment_id,
+        )
+        return None if row is None else _state(row)
+
     async def approvals_not_shipped(
         self, today: date, *, unreadable: Unreadable | None = None
     ) -> list[ShipmentState]:

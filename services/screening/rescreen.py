@@ -31,6 +31,7 @@ from services.screening.parties.rescreen import affected, decided_on_another_lis
 from services.screening.publish import Publisher
 from services.screening.reference_data import LicenceChange, ReferenceData
 from services.screening.retry import retry_transient
+from services.screening.review_release import Release
 from services.screening.screener import Rescreen, Result, Screened, Screener
 
 log = get_logger(__name__)
@@ -143,13 +144,28 @@ class Rescreener:
         by_licence = [s for s in by_licence if s.shipment_id not in chosen]
         await self.rescreen(by_licence, Trigger.LICENSE_CHANGE)
 
-    async def rescreen(self, states: Sequence[ShipmentState], trigger: Trigger) -> list[Screened]:
+    async def on_release(self, release: Release) -> list[Screened]:
+        """Review releases: decide the shipment again with ``release`` applied, if the released
+        decision is still its latest (a release of an older decision has no effect)."""
+        state = await self._retry(lambda: self._ledger.state_of(release.shipment_id), "review")
+        if state is None or state.latest_decision_id != release.decision_id:
+            log.info(
+                "release of a decision that is not the shipment's latest; ignored",
+                shipment_id=release.shipment_id,
+                decision_id=release.decision_id,
+            )
+            return []
+        return await self.rescreen([state], Trigger.REVIEW, release)
+
+    async def rescreen(
+        self, states: Sequence[ShipmentState], trigger: Trigger, release: Release | None = None
+    ) -> list[Screened]:
         """Re-screen ``states``, a batch at a time; emit and return the new decisions."""
         emitted: list[Screened] = []
         for start in range(0, len(states), self._batch_size):
             chunk = states[start : start + self._batch_size]
             results = await self._screener.screen_all(
-                [Rescreen(state, trigger) for state in chunk],
+                [Rescreen(state, trigger, release) for state in chunk],
                 retry=self._retry_rescreen,
                 stopping=self._stopping,
             )

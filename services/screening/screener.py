@@ -37,6 +37,7 @@ from services.screening.engine import decide
 from services.screening.ledger import Ledger, ShipmentState
 from services.screening.metrics import ScreeningMetrics
 from services.screening.reference_data import ReferenceData
+from services.screening.review_release import Release, carry_releases, with_release
 from services.screening.running_usage import (
     RunningUsage,
     consumed_rows,
@@ -66,10 +67,13 @@ class Screened:
 
 @dataclass(frozen=True)
 class Rescreen:
-    """A shipment to decide again on its latest event, because licences or the catalogue changed."""
+    """A shipment to decide again on its latest event, because licences or the catalogue changed
+    (or, trigger ``review``, because two reviewers released lines of its latest decision)."""
 
     state: ShipmentState
     trigger: Trigger
+    #: Review releases (review_release.py): the release that triggers this re-screen.
+    release: Release | None = None
 
 
 #: What the batch path is given: a shipment event to decide, or a shipment to decide again.
@@ -122,6 +126,8 @@ class _Planned:
     trigger: Trigger = Trigger.SHIPMENT_EVENT
     previous: Decision | None = None
     """A re-screen: the decision it would supersede."""
+    release: Release | None = None
+    """Review releases: the release a ``review`` re-screen applies."""
     dropped: bool = False
     """A re-screen with nothing new to say."""
     decision: Decision | None = None
@@ -278,8 +284,11 @@ class Screener:
             state.latest_decision_id,
             trigger=item.trigger,
             previous=state.latest_decision,
+            release=item.release,
         )
-        if latest.get(state.shipment_id) != state.latest_decision_id:
+        if latest.get(state.shipment_id) != state.latest_decision_id or (
+            item.release is not None and item.release.decision_id != state.latest_decision_id
+        ):
             plan.dropped = True  # decided again meanwhile: that decision saw the change too
             return plan
         self._decide(plan, licences[state.event.exporter.id], usage, catalogue, encoder)
@@ -307,6 +316,10 @@ class Screener:
                 supersedes=plan.supersedes,
                 parties=self._reference.parties,  # controlled-party screening
             )
+            if plan.previous is not None:  # review releases: kept by re-screens, or applied
+                plan.decision = carry_releases(plan.previous, plan.decision)
+                if plan.release is not None:
+                    plan.decision = with_release(plan.decision, plan.release)
             if plan.event_json is None:
                 plan.event_json = e.model_dump_json()
             plan.payload = encoder.encode(plan.decision, e, plan.event_json)

@@ -244,6 +244,7 @@ def test_chart_topic_names_default_to_the_contract() -> None:
         "deadLetters": settings.topic_dead_letters,
         "anchors": settings.topic_anchors,
         "parties": settings.topic_parties,
+        "reviews": settings.topic_reviews,
     }
     assert _values()["kafka"]["shipmentPartitions"] == next(
         spec.partitions for spec in contract_topics(settings) if spec.name == topics["shipments"]

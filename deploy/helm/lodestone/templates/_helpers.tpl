@@ -47,6 +47,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   value: {{ .Values.kafka.topics.anchors | quote }}
 - name: LODESTONE_TOPIC_PARTIES
   value: {{ .Values.kafka.topics.parties | quote }}
+- name: LODESTONE_TOPIC_REVIEWS
+  value: {{ .Values.kafka.topics.reviews | quote }}
 - name: LODESTONE_LOG_FORMAT
   value: json
 {{- with .Values.extraEnv }}

@@ -1,0 +1,1 @@
+"""The web console: holds, decisions, licences, catalogue, audit and reviews for people."""

@@ -1,0 +1,111 @@
+"""Live decisions for the console: one consumer of ``decisions.v1``, fanned out to browsers.
+
+The console follows the topic from its end (no consumer group: it commits nothing and takes
+no partition from anybody) and hands each readable decision to every open event stream.
+A browser that cannot keep up loses the oldest events (bounded queues), never the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from schemas import Decision
+from services.common.kafka_security import kafka_client_options
+
+log = structlog.get_logger(__name__)
+QUEUE_SIZE = 200
+
+
+def summary(decision: Decision) -> dict[str, Any]:
+    """What a browser shows of a decision as it happens."""
+    return {
+        "decision_id": decision.decision_id,
+        "shipment_id": decision.shipment_id,
+        "exporter_id": decision.exporter_id,
+        "outcome": decision.outcome.value,
+        "trigger": decision.trigger.value,
+        "reasons": sorted({r.code.value for r in decision.reasons}),
+        "decided_at": decision.decided_at.isoformat(),
+    }
+
+
+class DecisionFeed:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    def publish(self, item: dict[str, Any]) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(item)
+
+    async def _from_the_end(self, consumer: AIOKafkaConsumer) -> None:
+        """Wait for every partition to be assigned and positioned at its end (so "ready" means
+        nothing published later is missed)."""
+        for _ in range(1200):  # a minute at most; the caller retries on failure
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise TimeoutError(f"no partition of {self._topic} was assigned")
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+
+    async def _follow(self) -> None:
+        while True:
+            consumer = AIOKafkaConsumer(
+                self._topic,
+                bootstrap_servers=self._bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="latest",
+                **kafka_client_options(),
+            )
+            try:
+                await consumer.start()
+                await self._from_the_end(consumer)
+                self.ready.set()
+                async for record in consumer:
+                    if record.value is None:
+                        continue
+                    try:
+                        decision = Decision.model_validate_json(record.value)
+                    except ValidationError:
+                        continue  # the audit service keeps it as a rejected record
+                    self.publish(summary(decision))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker away: retry, the pages still work
+                log.warning("console.live.retry", error=str(exc))
+                await asyncio.sleep(2.0)
+            finally:
+                await consumer.stop()
