@@ -8,7 +8,9 @@ by prefix, so that several deployments (and tests) can use groups of their own.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from services.common.settings import Settings
 from services.screening.config import ScreeningSettings
@@ -100,3 +102,38 @@ def create_acls(bootstrap: str, admin_options: dict[str, str], acl_grants: list[
     ]
     for future in client.create_acls(bindings, request_timeout=15).values():
         future.result()
+    _wait_until_applied(client, bindings)
+
+
+def _wait_until_applied(client: Any, bindings: list[Any], timeout_s: float = 30.0) -> None:
+    """Wait until the broker's authorizer lists every binding: the controller acknowledges the
+    creation before the broker applies it, and a client refused in between (a service starting
+    right after ``up``) would see a spurious authorisation error."""
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not in its __all__
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    anything: Any = None  # a filter's None matches any name, principal or host (typed as str)
+    every = AclBindingFilter(
+        ResourceType.ANY,
+        anything,
+        ResourcePatternType.ANY,
+        anything,
+        anything,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    wanted = set(bindings)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = set(client.describe_acls(every, request_timeout=15).result())
+        if wanted <= listed:
+            return
+        if time.monotonic() > deadline:
+            missing = len(wanted - listed)
+            raise RuntimeError(f"{missing} ACL(s) still not applied after {timeout_s:.0f} s")
+        time.sleep(0.2)
