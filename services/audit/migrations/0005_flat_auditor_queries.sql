@@ -8,7 +8,7 @@
 --     backwards and filtered instead). audit.decision_terms holds one row per (kind, term, seq),
 --     its primary key is the (filter, seq) index; the GIN indexes are dropped;
 --   * a decided_at window: decided_at is not monotonic in seq, so no seq-ordered index seeks it.
---     audit.decided_at_blocks keeps, per block of 8192 consecutive seqs, the least and greatest
+--     audit.decided_at_blocks keeps, per block of 1024 consecutive seqs, the least and greatest
 --     decided_at; a window becomes the seq range of the blocks it touches, which bounds the walk.
 -- Both are filled in the inserting statement by a trigger (the writer needs no new right, and
 -- COPY fires it), so a reader sees them exactly as consistent as the records.
@@ -42,7 +42,7 @@ BEGIN
         UNION ALL SELECT 'licence', unnest(license_ids), seq FROM new_records
     ) AS terms (kind, term, seq);
     INSERT INTO audit.decided_at_blocks AS b (block, min_decided, max_decided)
-    SELECT seq / 8192, min(decided_at), max(decided_at) FROM new_records GROUP BY seq / 8192
+    SELECT seq / 1024, min(decided_at), max(decided_at) FROM new_records GROUP BY seq / 1024
     ON CONFLICT (block) DO UPDATE
         SET min_decided = least(b.min_decided, excluded.min_decided),
             max_decided = greatest(b.max_decided, excluded.max_decided);
@@ -62,8 +62,8 @@ SELECT DISTINCT kind, term, seq FROM (
     UNION ALL SELECT 'licence', unnest(license_ids), seq FROM audit.decision_records
 ) AS terms (kind, term, seq);
 INSERT INTO audit.decided_at_blocks (block, min_decided, max_decided)
-SELECT seq / 8192, min(decided_at), max(decided_at) FROM audit.decision_records
- GROUP BY seq / 8192;
+SELECT seq / 1024, min(decided_at), max(decided_at) FROM audit.decision_records
+ GROUP BY seq / 1024;
 
 DROP INDEX audit.decision_records_reasons;
 DROP INDEX audit.decision_records_controls;
@@ -92,7 +92,7 @@ ALTER TABLE audit.decision_terms SET (
 CREATE VIEW audit.decision_terms_v AS
     SELECT kind, term, seq FROM audit.decision_terms;
 CREATE VIEW audit.decided_at_blocks_v AS
-    SELECT block, block * 8192 AS first_seq, block * 8192 + 8191 AS last_seq, min_decided,
+    SELECT block, block * 1024 AS first_seq, block * 1024 + 1023 AS last_seq, min_decided,
            max_decided
       FROM audit.decided_at_blocks;
 
