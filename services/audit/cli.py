@@ -128,7 +128,7 @@ def recent(
 
     since = datetime.now(UTC) - timedelta(minutes=minutes)
     _print_rows(asyncio.run(_list_paged(DecisionFilter(since=since), limit)), "table")
-    verify(full=True, from_checkpoint=False, checkpoint_file=None)
+    verify(full=True, from_checkpoint=False, checkpoint_file=None, workers=0)
 
 
 @audit_app.command()
@@ -164,12 +164,16 @@ def verify(
     log_public_key: Annotated[
         Path | None, typer.Option(help="the audit log's public key (PEM)")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=0, help="processes recomputing record hashes over ranges")
+    ] = 0,
 ) -> None:
     """Check the chain, the tree against every signed head and checkpoint; exit 1 if broken."""
     from rich.console import Console
 
     from services.audit.config import AuditSettings
     from services.audit.verify_command import run_verify
+    from services.common.settings import get_settings
 
     audit = AuditSettings()
     outcome = run_verify(
@@ -180,6 +184,8 @@ def verify(
         connect=_connect,
         echo=typer.echo,
         progress=Console(stderr=True).print,
+        workers=workers,
+        dsn=get_settings().dsn_for("auditor") if workers else None,
     )
     raise typer.Exit(outcome)
 
