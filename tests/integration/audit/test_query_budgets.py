@@ -9,8 +9,10 @@ import asyncpg
 import httpx
 import pytest
 
+from services.audit import queries
 from services.audit.api import create_app
 from services.audit.decoding import decode_decision
+from services.audit.merkle import leaf_hash
 from services.audit.queries import DecisionFilter, auditor_session, list_decisions
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.store import write_batch
@@ -132,5 +134,25 @@ async def test_every_documented_filter_pages_without_gaps(seeded: AuditDatabase)
                         break
                     params["cursor"] = body["next_cursor"]
                 assert seen == expected, query
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 100, COUNT, COUNT + 5])
+async def test_leaf_hashes_read_in_pages_are_the_tree_of_the_records(
+    seeded: AuditDatabase, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Proofs read their leaves in bounded statements; page edges neither drop nor repeat one."""
+    conn = await seeded.connect("auditor")
+    try:
+        stored = [
+            leaf_hash(bytes(r[0]))
+            for r in await conn.fetch(
+                "SELECT record_hash FROM audit.decisions_v WHERE seq <= $1 ORDER BY seq", size
+            )
+        ]
+        monkeypatch.setattr(queries, "LEAF_PAGE", 7)
+        assert await queries.leaf_hashes(conn, size) == stored
+        assert len(stored) == min(size, COUNT)
     finally:
         await conn.close()
