@@ -7,12 +7,12 @@ the screening engine (tests/unit/audit/test_cli_startup.py pins it).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -21,10 +21,18 @@ if TYPE_CHECKING:
 
     from services.audit.queries import DecisionFilter
 
+T = TypeVar("T")
 audit_app = typer.Typer(help="The audit store: record, query, verify and export decisions.")
 _TABLE_COLUMNS = ("seq", "decided_at", "shipment_id", "exporter_id", "outcome", "reason_codes")
 #: rows per statement when a command lists more (keyset pages, each under the statement timeout)
 _PAGE_ROWS = 1000
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, imported when a command needs it (not for ``--help``)."""
+    import asyncio
+
+    return asyncio.run(coroutine)
 
 
 async def _connect() -> asyncpg.Connection:
@@ -68,7 +76,7 @@ def run() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
+    _run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
 
 
 @audit_app.command()
@@ -90,7 +98,7 @@ def query(
     from services.audit.queries import DecisionFilter
 
     f = DecisionFilter(shipment, exporter, outcome, reason, control_id, license_id, since, until)
-    _print_rows(asyncio.run(_list_paged(f, limit)), fmt)
+    _print_rows(_run(_list_paged(f, limit)), fmt)
 
 
 def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
@@ -127,7 +135,7 @@ def recent(
     from services.audit.queries import DecisionFilter
 
     since = datetime.now(UTC) - timedelta(minutes=minutes)
-    _print_rows(asyncio.run(_list_paged(DecisionFilter(since=since), limit)), "table")
+    _print_rows(_run(_list_paged(DecisionFilter(since=since), limit)), "table")
     verify(full=True, from_checkpoint=False, checkpoint_file=None, workers=0)
 
 
@@ -144,7 +152,7 @@ def show(shipment_id: str) -> None:
         finally:
             await conn.close()
 
-    rows = asyncio.run(fetch())
+    rows = _run(fetch())
     if not rows:
         typer.echo(f"no decision recorded for shipment {shipment_id}", err=True)
         raise typer.Exit(1)
@@ -203,7 +211,7 @@ def export(shipment_id: str, out: Path) -> None:
             await conn.close()
 
     try:
-        pack = asyncio.run(build())
+        pack = _run(build())
     except LookupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
