@@ -35,14 +35,16 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-async def _connect() -> asyncpg.Connection:
+async def _connect(query_timeout_ms: int | None = None) -> asyncpg.Connection:
+    """The auditor's read-only connection; statements time-boxed as the API's by default."""
     import asyncpg
 
     from services.audit.config import AuditSettings
     from services.audit.queries import auditor_session
     from services.common.settings import get_settings
 
-    session = auditor_session(AuditSettings().query_timeout_ms)
+    timeout = AuditSettings().query_timeout_ms if query_timeout_ms is None else query_timeout_ms
+    session = auditor_session(timeout)
     return await asyncpg.connect(get_settings().dsn_for("auditor"), server_settings=session)
 
 
@@ -189,7 +191,7 @@ def verify(
         checkpoint_file=checkpoint_file or audit.checkpoint_file,
         anchor_file=anchor_file or audit.anchor_file,
         log_public_key=log_public_key or audit.log_public_key_file,
-        connect=_connect,
+        connect=lambda: _connect(0),  # a batch job reading every record: no statement timeout
         echo=typer.echo,
         progress=Console(stderr=True).print,
         workers=workers,

@@ -147,7 +147,7 @@ ROW_OVERHEAD_BYTES = 600
 
 
 def auditor_session(query_timeout_ms: int) -> dict[str, str]:
-    """``server_settings`` of an auditor connection: read-only, every statement time-boxed."""
+    """``server_settings`` of an auditor connection: read-only, statements time-boxed (0: not)."""
     return {
         "statement_timeout": str(query_timeout_ms),
         "idle_in_transaction_session_timeout": str(max(query_timeout_ms, 10_000)),
