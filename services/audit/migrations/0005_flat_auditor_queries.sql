@@ -33,7 +33,7 @@ CREATE TABLE audit.decided_at_blocks (
 );
 
 CREATE FUNCTION audit.index_new_records() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, audit AS $$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, audit, pg_temp AS $$
 BEGIN
     INSERT INTO audit.decision_terms (kind, term, seq)
     SELECT DISTINCT kind, term, seq FROM (
