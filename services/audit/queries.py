@@ -107,7 +107,8 @@ def build_listing(
     shape walks one index in seq order from the cursor (docs/audit.md "Queries at scale"): the
     (kind, term, seq) index of the first array filter given, else (shipment|exporter|outcome,
     seq), else the primary key; a time window also bounds that walk to the seq range of the
-    blocks it touches. Other filters are conditions on the rows walked.
+    blocks it touches, and adds the late records outside that range from their own index.
+    Other filters are conditions on the rows walked.
     """
     params: list[Any] = []
 
@@ -115,31 +116,66 @@ def build_listing(
         params.append(value)
         return len(params)
 
-    where: list[str] = []
-    drive = driving_term(f)
+    at = {name: param(getattr(f, name)) for name in _CONDITIONS if getattr(f, name) is not None}
+    before = param(before_seq) if before_seq is not None else None
+    last = param(limit)
+    columns = LIST_COLUMNS + (("decision",) if with_decision else ())
+    walk = _walk(at, before, driving_term(f), columns, last)
+    if f.since is None and f.until is None:
+        return walk, params
+    # Late records (audit.late_decisions) are left out of the blocks: those outside the range
+    # just walked come from their own index, so that the page misses none and repeats none.
+    where = [_CONDITIONS[name].format(n) for name, n in at.items()]
+    if "since" in at:
+        where.append(f"l.decided_at >= ${at['since']}")
+    if "until" in at:
+        where.append(f"l.decided_at < ${at['until']}")
+    first = _WINDOW_FIRST.format(at["since"], seq="l.seq") if "since" in at else "TRUE"
+    final = _WINDOW_LAST.format(at["until"], seq="l.seq") if "until" in at else "TRUE"
+    where.append(f"NOT coalesce({first} AND {final}, FALSE)")
+    if before is not None:
+        where.append(f"l.seq < ${before}")
+    late = (
+        f"SELECT {', '.join(f'd.{c}' for c in columns)}"  # noqa: S608 (constant fragments)
+        " FROM audit.late_decisions_v l JOIN audit.decisions_v d ON d.seq = l.seq"
+        f" WHERE {' AND '.join(where)} ORDER BY l.seq DESC LIMIT ${last}"
+    )
+    sql = (
+        f"SELECT * FROM (({walk}) UNION ALL ({late})) AS window_rows"  # noqa: S608
+        f" ORDER BY seq DESC LIMIT ${last}"
+    )
+    return sql, params
+
+
+def _walk(
+    at: dict[str, int],
+    before: int | None,
+    drive: tuple[str, str] | None,
+    columns: tuple[str, ...],
+    last: int,
+) -> str:
+    """The listing as one index walk in seq order (a window bounded to its blocks' range)."""
     seq = "t.seq" if drive else "d.seq"
+    where: list[str] = []
     if drive is not None:
         name, kind = drive
-        where.append(f"t.kind = '{kind}' AND t.term = ${param(getattr(f, name))}")
-    for name, condition in _CONDITIONS.items():
-        value = getattr(f, name)
-        if value is not None and (drive is None or name != drive[0]):
-            where.append(condition.format(param(value)))
-    if f.since is not None:
-        where.append(_WINDOW_FIRST.format(param(f.since), seq=seq))
-    if f.until is not None:
-        where.append(_WINDOW_LAST.format(param(f.until), seq=seq))
-    if before_seq is not None:
-        where.append(f"{seq} < ${param(before_seq)}")
-    columns = ", ".join(f"d.{c}" for c in LIST_COLUMNS + (("decision",) if with_decision else ()))
+        where.append(f"t.kind = '{kind}' AND t.term = ${at[name]}")
+    for name, n in at.items():
+        if drive is None or name != drive[0]:
+            where.append(_CONDITIONS[name].format(n))
+    if "since" in at:
+        where.append(_WINDOW_FIRST.format(at["since"], seq=seq))
+    if "until" in at:
+        where.append(_WINDOW_LAST.format(at["until"], seq=seq))
+    if before is not None:
+        where.append(f"{seq} < ${before}")
     source = "audit.decisions_v d"
     if drive is not None:
         source = "audit.decision_terms_v t JOIN audit.decisions_v d ON d.seq = t.seq"
-    sql = f"SELECT {columns} FROM {source}"  # noqa: S608 (constant fragments)
+    sql = f"SELECT {', '.join(f'd.{c}' for c in columns)} FROM {source}"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {seq} DESC LIMIT ${param(limit)}"
-    return sql, params
+    return sql + f" ORDER BY {seq} DESC LIMIT ${last}"
 
 
 #: a page's rows besides their decision documents, for the byte budget

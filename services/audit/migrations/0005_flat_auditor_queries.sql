@@ -10,6 +10,9 @@
 --   * a decided_at window: decided_at is not monotonic in seq, so no seq-ordered index seeks it.
 --     audit.decided_at_blocks keeps, per block of 1024 consecutive seqs, the least and greatest
 --     decided_at; a window becomes the seq range of the blocks it touches, which bounds the walk.
+--     A record decided more than an hour before the latest decision recorded before it (replayed,
+--     or held back while others went on) would stretch that range by its delay: it is listed in
+--     audit.late_decisions instead, which a window also reads, through its own index.
 -- Both are filled in the inserting statement by a trigger (the writer needs no new right, and
 -- COPY fires it), so a reader sees them exactly as consistent as the records.
 
@@ -32,6 +35,18 @@ CREATE TABLE audit.decided_at_blocks (
     max_decided timestamptz NOT NULL
 );
 
+CREATE TABLE audit.late_decisions (
+    seq        bigint      PRIMARY KEY,
+    decided_at timestamptz NOT NULL
+);
+CREATE INDEX late_decisions_decided_at ON audit.late_decisions (decided_at, seq);
+CREATE TRIGGER late_decisions_append_only BEFORE UPDATE OR DELETE ON audit.late_decisions
+    FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
+CREATE TRIGGER late_decisions_no_truncate BEFORE TRUNCATE ON audit.late_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
+
+-- A record is late when its decided_at is more than an hour before the high-water mark: the
+-- latest decided_at of the last two blocks and of the batch's earlier records.
 CREATE FUNCTION audit.index_new_records() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, audit, pg_temp AS $$
 BEGIN
@@ -41,8 +56,24 @@ BEGIN
         UNION ALL SELECT 'control', unnest(control_ids), seq FROM new_records
         UNION ALL SELECT 'licence', unnest(license_ids), seq FROM new_records
     ) AS terms (kind, term, seq);
+    WITH recent AS (
+        SELECT max(max_decided) AS high FROM audit.decided_at_blocks
+         WHERE block >= (SELECT max(block) - 1 FROM audit.decided_at_blocks)
+    ), moments AS (
+        SELECT seq, decided_at,
+               decided_at < greatest(
+                   (SELECT high FROM recent),
+                   max(decided_at)
+                       OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               ) - interval '1 hour' AS late
+          FROM new_records
+    ), listed AS (
+        INSERT INTO audit.late_decisions (seq, decided_at)
+        SELECT seq, decided_at FROM moments WHERE late
+    )
     INSERT INTO audit.decided_at_blocks AS b (block, min_decided, max_decided)
-    SELECT seq / 1024, min(decided_at), max(decided_at) FROM new_records GROUP BY seq / 1024
+    SELECT seq / 1024, min(decided_at), max(decided_at) FROM moments
+     WHERE late IS NOT TRUE GROUP BY seq / 1024
     ON CONFLICT (block) DO UPDATE
         SET min_decided = least(b.min_decided, excluded.min_decided),
             max_decided = greatest(b.max_decided, excluded.max_decided);
@@ -63,7 +94,7 @@ SELECT DISTINCT kind, term, seq FROM (
 ) AS terms (kind, term, seq);
 INSERT INTO audit.decided_at_blocks (block, min_decided, max_decided)
 SELECT seq / 1024, min(decided_at), max(decided_at) FROM audit.decision_records
- GROUP BY seq / 1024;
+ GROUP BY seq / 1024;  -- records already stored all count as on time (none is left out)
 
 DROP INDEX audit.decision_records_reasons;
 DROP INDEX audit.decision_records_controls;
@@ -96,6 +127,10 @@ CREATE VIEW audit.decided_at_blocks_v AS
            max_decided
       FROM audit.decided_at_blocks;
 
-REVOKE ALL ON audit.decision_terms, audit.decided_at_blocks, audit.decision_terms_v,
-    audit.decided_at_blocks_v FROM PUBLIC;
-GRANT SELECT ON audit.decision_terms_v, audit.decided_at_blocks_v TO lodestone_auditor;
+CREATE VIEW audit.late_decisions_v AS
+    SELECT seq, decided_at FROM audit.late_decisions;
+
+REVOKE ALL ON audit.decision_terms, audit.decided_at_blocks, audit.late_decisions,
+    audit.decision_terms_v, audit.decided_at_blocks_v, audit.late_decisions_v FROM PUBLIC;
+GRANT SELECT ON audit.decision_terms_v, audit.decided_at_blocks_v, audit.late_decisions_v
+    TO lodestone_auditor;

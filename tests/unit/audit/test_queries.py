@@ -31,8 +31,8 @@ def test_every_filter_value_is_a_parameter() -> None:
     assert HOSTILE not in sql
     assert params.count(HOSTILE) == 6
     assert params[-2:] == [99, 10]
-    assert "$12" in sql
-    assert "$13" not in sql
+    assert "$10" in sql
+    assert "$11" not in sql
 
 
 def test_no_filter_lists_everything_newest_first() -> None:
@@ -46,11 +46,11 @@ def test_the_first_array_filter_drives_the_listing_through_its_term_index() -> N
     f = DecisionFilter(reason="LICENSE_REQUIRED", control_id="C-1", outcome="hold")
     sql, params = build_listing(f, limit=10, before_seq=500)
     assert "FROM audit.decision_terms_v t JOIN audit.decisions_v d ON d.seq = t.seq" in sql
-    assert "t.kind = 'control' AND t.term = $1" in sql  # a control is rarer than a reason
-    assert "d.reason_codes @> ARRAY[$3::text]" in sql  # the other array filter still holds
+    assert "t.kind = 'control' AND t.term = $3" in sql  # a control is rarer than a reason
+    assert "d.reason_codes @> ARRAY[$2::text]" in sql  # the other array filter still holds
     assert "d.control_ids @>" not in sql
     assert sql.endswith("t.seq < $4 ORDER BY t.seq DESC LIMIT $5")
-    assert params == ["C-1", "hold", "LICENSE_REQUIRED", 500, 10]
+    assert params == ["hold", "LICENSE_REQUIRED", "C-1", 500, 10]
 
 
 def test_a_licence_drives_before_a_control_and_a_shipment_before_both() -> None:
@@ -65,16 +65,27 @@ def test_a_licence_drives_before_a_control_and_a_shipment_before_both() -> None:
 def test_a_window_bounds_the_walk_by_the_seq_range_of_its_blocks() -> None:
     since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
     sql, params = build_listing(DecisionFilter(exporter_id="E", since=since, until=until), limit=3)
-    assert "d.decided_at >= $2 AND d.decided_at < $3" in sql  # the window itself still holds
-    assert (
-        "d.seq >= (SELECT min(first_seq) FROM audit.decided_at_blocks_v WHERE max_decided >= $4)"
-        in sql
-    )
-    assert (
-        "d.seq <= (SELECT max(last_seq) FROM audit.decided_at_blocks_v WHERE min_decided < $5)"
-        in sql
-    )
-    assert params == ["E", since, until, since, until, 3]
+    walk, _, late = sql.partition(" UNION ALL ")
+    assert "d.decided_at >= $2 AND d.decided_at < $3" in walk  # the window itself still holds
+    first = "(SELECT min(first_seq) FROM audit.decided_at_blocks_v WHERE max_decided >= $2)"
+    final = "(SELECT max(last_seq) FROM audit.decided_at_blocks_v WHERE min_decided < $3)"
+    assert f"d.seq >= {first} AND d.seq <= {final}" in walk
+    # late records outside that range come from their own index, never twice
+    assert "FROM audit.late_decisions_v l JOIN audit.decisions_v d ON d.seq = l.seq" in late
+    assert "l.decided_at >= $2 AND l.decided_at < $3" in late
+    assert f"NOT coalesce(l.seq >= {first} AND l.seq <= {final}, FALSE)" in late
+    assert sql.endswith("AS window_rows ORDER BY seq DESC LIMIT $4")
+    assert params == ["E", since, until, 3]
+
+
+def test_a_window_with_a_cursor_applies_it_to_both_sources() -> None:
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    sql, params = build_listing(DecisionFilter(since=since), limit=5, before_seq=77)
+    walk, _, late = sql.partition(" UNION ALL ")
+    assert "d.seq < $2 ORDER BY d.seq DESC LIMIT $3" in walk
+    assert "l.seq < $2 ORDER BY l.seq DESC LIMIT $3" in late
+    assert "AND TRUE, FALSE)" in late  # no upper bound without until
+    assert params == [since, 77, 5]
 
 
 def test_the_auditor_session_is_read_only_and_time_boxed() -> None:
