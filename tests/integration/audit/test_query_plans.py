@@ -3,8 +3,8 @@
 The store is filled through the writer with six months of spread decisions, analysed, and each
 query of docs/audit.md is run under ``EXPLAIN ANALYZE`` as the auditor; then six more months
 are written (newer records: what made a filtered listing of an older window walk the whole table)
-and the same queries run again. A plan with a sequential scan or a sort fails, and so does one
-whose rows examined grow with the table.
+and the same queries run again. A plan with a sequential or bitmap scan of the records, or a sort
+of more rows than two pages, fails, and so does one whose rows examined grow with the table.
 """
 
 from __future__ import annotations
