@@ -75,6 +75,10 @@ bench-parties: $(STAMP)  ## controlled-party matching per event: bundled list an
 bench-audit: $(STAMP)  ## audit records/s persisted (decode, chain, COPY) next to a raw COPY of the same rows
 	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit 20000
 
+AUDIT_SCALE ?= 200000
+bench-audit-scale: $(STAMP)  ## auditor queries (API, CLI), verify, bytes/record at AUDIT_SCALE records
+	@exports="$$($(PY) -m deploy.local up)" && eval "$$exports" && $(PY) -m tests.integration.audit.bench_audit_scale $(AUDIT_SCALE)
+
 BENCH_ARGS ?=
 bench: $(STAMP)  ## end-to-end load benchmark (throughput, latency at 200/1k/5k per s, audit) + baselines
 	@$(PY) -m deploy.local run -- $(PY) -m benchmarks $(BENCH_ARGS)

@@ -15,17 +15,20 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.audit.merkle import consistency_proof
 from services.audit.presentation import jsonable
 from services.audit.queries import (
     DecisionFilter,
+    auditor_session,
     decision_by_id,
     latest_tree_head,
     leaf_hashes,
     list_decisions,
     shipment_history,
+    within_budget,
 )
 from services.audit.verify import stored_head
 from services.common.privileges import check_least_privilege
@@ -57,12 +60,24 @@ def decode_cursor(cursor: str) -> int:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from exc
 
 
-def create_app(dsn: str, tokens: list[str]) -> FastAPI:
-    """The API over the store at ``dsn`` (the auditor role), open to holders of ``tokens``."""
+def create_app(
+    dsn: str,
+    tokens: list[str],
+    *,
+    query_timeout_ms: int = 5000,
+    page_max_bytes: int = 4_000_000,
+) -> FastAPI:
+    """The API over the store at ``dsn`` (the auditor role), open to holders of ``tokens``.
+
+    Every statement is cancelled after ``query_timeout_ms``; a page carries at most 1000 rows
+    and about ``page_max_bytes`` of decision documents.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
+        app.state.pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=5, server_settings=auditor_session(query_timeout_ms)
+        )
         try:
             async with app.state.pool.acquire() as conn:
                 await check_least_privilege(conn)  # a read API never runs as an owner
@@ -88,6 +103,14 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
     )
     # Everything under /v1 needs a token; the probes below do not and reveal nothing.
     v1 = APIRouter(dependencies=[Depends(authorised)])
+
+    @app.exception_handler(asyncpg.QueryCanceledError)
+    async def over_budget(request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
+        """A statement cut off by ``statement_timeout``: the question is too broad to answer."""
+        return JSONResponse(
+            {"detail": f"the query ran over its {query_timeout_ms} ms budget; narrow it"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -128,7 +151,10 @@ def create_app(dsn: str, tokens: list[str]) -> FastAPI:
             rows = await list_decisions(
                 conn, f, limit=limit, before_seq=before, with_decision=include_decision
             )
-        next_cursor = encode_cursor(rows[-1]["seq"]) if len(rows) == limit else None
+        page = within_budget(rows, page_max_bytes)
+        more = len(rows) == limit or len(page) < len(rows)
+        rows = page
+        next_cursor = encode_cursor(rows[-1]["seq"]) if more else None
         return {"items": [jsonable(r) for r in rows], "next_cursor": next_cursor}
 
     @v1.get("/v1/decisions/{decision_id}")

@@ -1,48 +1,87 @@
-"""``lodestone audit …``: run the service, query the store, verify the chain, export evidence."""
+"""``lodestone audit …``: run the service, query the store, verify the chain, export evidence.
+
+Imports beyond the standard library and typer happen inside the commands: an auditor's
+``lodestone audit query`` pays for asyncpg and the settings, not for the service, the API or
+the screening engine (tests/unit/audit/test_cli_startup.py pins it).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import json
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import asyncpg
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from services.audit.config import AuditSettings
-from services.audit.evidence_pack import build_pack, verify_pack
-from services.audit.presentation import flat, jsonable
-from services.audit.queries import DecisionFilter, list_decisions, shipment_history
-from services.audit.verify_command import run_verify
-from services.common.logging import configure_logging
-from services.common.settings import get_settings
-from services.common.signing import KeyRing
+if TYPE_CHECKING:
+    import asyncpg
 
+    from services.audit.queries import DecisionFilter
+
+T = TypeVar("T")
 audit_app = typer.Typer(help="The audit store: record, query, verify and export decisions.")
 _TABLE_COLUMNS = ("seq", "decided_at", "shipment_id", "exporter_id", "outcome", "reason_codes")
+#: rows per statement when a command lists more (keyset pages, each under the statement timeout)
+_PAGE_ROWS = 1000
 
 
-async def _connect() -> asyncpg.Connection:
-    return await asyncpg.connect(get_settings().dsn_for("auditor"))
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, imported when a command needs it (not for ``--help``)."""
+    import asyncio
+
+    return asyncio.run(coroutine)
+
+
+async def _connect(query_timeout_ms: int | None = None) -> asyncpg.Connection:
+    """The auditor's read-only connection; statements time-boxed as the API's by default."""
+    import asyncpg
+
+    from services.audit.config import AuditSettings
+    from services.audit.queries import auditor_session
+    from services.common.settings import get_settings
+
+    timeout = AuditSettings().query_timeout_ms if query_timeout_ms is None else query_timeout_ms
+    session = auditor_session(timeout)
+    return await asyncpg.connect(get_settings().dsn_for("auditor"), server_settings=session)
+
+
+async def _list_paged(f: DecisionFilter, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows matching ``f``, newest first, read in keyset pages."""
+    from services.audit.queries import list_decisions
+
+    rows: list[dict[str, Any]] = []
+    conn = await _connect()
+    try:
+        before: int | None = None
+        while len(rows) < limit:
+            want = min(_PAGE_ROWS, limit - len(rows))
+            page = await list_decisions(conn, f, limit=want, before_seq=before)
+            rows.extend(page)
+            if len(page) < want:
+                break
+            before = page[-1]["seq"]
+    finally:
+        await conn.close()
+    return rows
 
 
 @audit_app.command()
 def run() -> None:
     """Run the audit service in the foreground (decisions.v1 and controls.v1 into PostgreSQL)."""
+    from services.audit.config import AuditSettings
     from services.audit.service import ServiceOptions, run_forever
+    from services.common.logging import configure_logging
+    from services.common.settings import get_settings
     from services.common.tracing import configure_tracing, shutdown_tracing
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing("lodestone-audit")  # off unless OTEL_* variables ask for it
     try:
-        asyncio.run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
+        _run(run_forever(ServiceOptions.from_settings(settings, AuditSettings())))
     finally:
         shutdown_tracing()
 
@@ -63,29 +102,30 @@ def query(
     """List recorded decisions, newest first."""
     if fmt not in ("table", "json", "csv"):
         raise typer.BadParameter("--format must be table, json or csv")
+    from services.audit.queries import DecisionFilter
+
     f = DecisionFilter(shipment, exporter, outcome, reason, control_id, license_id, since, until)
-
-    async def fetch() -> list[dict[str, Any]]:
-        conn = await _connect()
-        try:
-            return await list_decisions(conn, f, limit=limit)
-        finally:
-            await conn.close()
-
-    _print_rows(asyncio.run(fetch()), fmt)
+    _print_rows(_run(_list_paged(f, limit)), fmt)
 
 
 def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    from services.audit.presentation import flat, jsonable
+
     if fmt == "json":
         for row in rows:
             typer.echo(json.dumps(jsonable(row), ensure_ascii=False))
     elif fmt == "csv":
+        import csv
+
         cells = [flat(row) for row in rows]
         if cells:
             writer = csv.DictWriter(sys.stdout, fieldnames=list(cells[0]))
             writer.writeheader()
             writer.writerows(cells)
     else:
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(*_TABLE_COLUMNS, title=f"{len(rows)} decision(s)")
         for row in rows:
             cell = flat(row)
@@ -99,22 +139,18 @@ def recent(
     limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """The newest decisions (for demos), then a full verification of the chain."""
+    from services.audit.queries import DecisionFilter
+
     since = datetime.now(UTC) - timedelta(minutes=minutes)
-
-    async def fetch() -> list[dict[str, Any]]:
-        conn = await _connect()
-        try:
-            return await list_decisions(conn, DecisionFilter(since=since), limit=limit)
-        finally:
-            await conn.close()
-
-    _print_rows(asyncio.run(fetch()), "table")
-    verify(full=True, from_checkpoint=False, checkpoint_file=None)
+    _print_rows(_run(_list_paged(DecisionFilter(since=since), limit)), "table")
+    verify(full=True, from_checkpoint=False, checkpoint_file=None, workers=0)
 
 
 @audit_app.command()
 def show(shipment_id: str) -> None:
     """A shipment's full decision history (superseded ones included), with their inputs."""
+    from services.audit.presentation import jsonable
+    from services.audit.queries import shipment_history
 
     async def fetch() -> list[dict[str, Any]]:
         conn = await _connect()
@@ -123,7 +159,7 @@ def show(shipment_id: str) -> None:
         finally:
             await conn.close()
 
-    rows = asyncio.run(fetch())
+    rows = _run(fetch())
     if not rows:
         typer.echo(f"no decision recorded for shipment {shipment_id}", err=True)
         raise typer.Exit(1)
@@ -143,17 +179,28 @@ def verify(
     log_public_key: Annotated[
         Path | None, typer.Option(help="the audit log's public key (PEM)")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=0, help="processes recomputing record hashes over ranges")
+    ] = 0,
 ) -> None:
     """Check the chain, the tree against every signed head and checkpoint; exit 1 if broken."""
+    from rich.console import Console
+
+    from services.audit.config import AuditSettings
+    from services.audit.verify_command import run_verify
+    from services.common.settings import get_settings
+
     audit = AuditSettings()
     outcome = run_verify(
         full=full or not from_checkpoint,
         checkpoint_file=checkpoint_file or audit.checkpoint_file,
         anchor_file=anchor_file or audit.anchor_file,
         log_public_key=log_public_key or audit.log_public_key_file,
-        connect=_connect,
+        connect=lambda: _connect(0),  # a batch job reading every record: no statement timeout
         echo=typer.echo,
         progress=Console(stderr=True).print,
+        workers=workers,
+        dsn=get_settings().dsn_for("auditor") if workers else None,
     )
     raise typer.Exit(outcome)
 
@@ -161,6 +208,7 @@ def verify(
 @audit_app.command()
 def export(shipment_id: str, out: Path) -> None:
     """Write the evidence pack of a shipment (JSON) to OUT."""
+    from services.audit.evidence_pack import build_pack
 
     async def build() -> dict[str, Any]:
         conn = await _connect()
@@ -170,7 +218,7 @@ def export(shipment_id: str, out: Path) -> None:
             await conn.close()
 
     try:
-        pack = asyncio.run(build())
+        pack = _run(build())
     except LookupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
@@ -189,6 +237,10 @@ def verify_pack_command(
     ] = None,
 ) -> None:
     """Check an evidence pack on its own (no database needed); exit 1 if it does not verify."""
+    from services.audit.config import AuditSettings
+    from services.audit.evidence_pack import verify_pack
+    from services.common.signing import KeyRing
+
     key_path = log_public_key or AuditSettings().log_public_key_file
     problems: list[str] = []
     keys = None
@@ -215,7 +267,14 @@ def api() -> None:
     import uvicorn
 
     from services.audit.api import create_app
+    from services.audit.config import AuditSettings
+    from services.common.settings import get_settings
 
     audit = AuditSettings()
-    app = create_app(get_settings().dsn_for("auditor"), audit.tokens())
+    app = create_app(
+        get_settings().dsn_for("auditor"),
+        audit.tokens(),
+        query_timeout_ms=audit.query_timeout_ms,
+        page_max_bytes=audit.page_max_bytes,
+    )
     uvicorn.run(app, host=audit.api_host, port=audit.api_port, log_level="info")

@@ -23,6 +23,12 @@ class AuditSettings(BaseSettings):
     api_port: int = 8102
     api_tokens: str = ""
     """Comma-separated bearer tokens of the read API; empty refuses every request."""
+    query_timeout_ms: int = 5000
+    """``statement_timeout`` of every auditor connection (API, CLI): a query that would walk
+    the store is cancelled instead of holding a connection and a core."""
+    page_max_bytes: int = 4_000_000
+    """Most bytes of decision documents in one API page; a page that would exceed it ends early
+    and its ``next_cursor`` continues from there."""
     checkpoint_file: Path = Path(".local/audit-checkpoints.jsonl")
     """Where ``lodestone audit verify`` keeps its checkpoints (outside the store it checks)."""
     signature_workers: int = 0

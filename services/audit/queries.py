@@ -10,11 +10,13 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.audit.merkle import leaf_hash
-from services.audit.tree_head import SignedTreeHead
-from services.common.db import Conn
+
+if TYPE_CHECKING:  # the command line imports this module; asyncpg and the keys only when used
+    from services.audit.tree_head import SignedTreeHead
+    from services.common.db import Conn
 
 LIST_COLUMNS: tuple[str, ...] = (
     "seq",
@@ -49,17 +51,47 @@ class DecisionFilter:
     until: datetime | None = None
 
 
-#: filter field -> SQL condition on its parameter (constant text only)
+#: filter field -> SQL condition on its parameter (constant text only), for fields that are
+#: columns of the record
 _CONDITIONS: dict[str, str] = {
-    "shipment_id": "shipment_id = ${}",
-    "exporter_id": "exporter_id = ${}",
-    "outcome": "outcome = ${}",
-    "reason": "reason_codes @> ARRAY[${}::text]",
-    "control_id": "control_ids @> ARRAY[${}::text]",
-    "license_id": "license_ids @> ARRAY[${}::text]",
-    "since": "decided_at >= ${}",
-    "until": "decided_at < ${}",
+    "shipment_id": "d.shipment_id = ${}",
+    "exporter_id": "d.exporter_id = ${}",
+    "outcome": "d.outcome = ${}",
+    "reason": "d.reason_codes @> ARRAY[${}::text]",
+    "control_id": "d.control_ids @> ARRAY[${}::text]",
+    "license_id": "d.license_ids @> ARRAY[${}::text]",
+    "since": "d.decided_at >= ${}",
+    "until": "d.decided_at < ${}",
 }
+
+#: array filters that audit.decision_terms_v indexes as (kind, term, seq), most selective first:
+#: the first one given drives the listing, the others stay conditions on the record
+TERM_KINDS: tuple[tuple[str, str], ...] = (
+    ("license_id", "licence"),
+    ("control_id", "control"),
+    ("reason", "reason"),
+)
+
+#: the seq range that holds every record decided in a window (ADR 0017)
+_WINDOW_FIRST = (
+    "{seq} >= (SELECT min(first_seq) FROM audit.decided_at_blocks_v WHERE max_decided >= ${})"
+)
+_WINDOW_LAST = (
+    "{seq} <= (SELECT max(last_seq) FROM audit.decided_at_blocks_v WHERE min_decided < ${})"
+)
+
+
+def driving_term(f: DecisionFilter) -> tuple[str, str] | None:
+    """``(field, kind)`` of the array filter that drives the listing, if the filter has one.
+
+    A shipment id drives instead when given (a shipment has a handful of records).
+    """
+    if f.shipment_id is not None:
+        return None
+    for name, kind in TERM_KINDS:
+        if getattr(f, name) is not None:
+            return name, kind
+    return None
 
 
 def build_listing(
@@ -71,25 +103,103 @@ def build_listing(
 ) -> tuple[str, list[Any]]:
     """SQL and parameters for the newest records matching ``f``, older than ``before_seq``.
 
-    Pages go newest first; the cursor of the next page is the last row's ``seq`` (keyset).
+    Pages go newest first; the cursor of the next page is the last row's ``seq`` (keyset). Each
+    shape walks one index in seq order from the cursor (docs/audit.md "Queries at scale"): the
+    (kind, term, seq) index of the first array filter given, else (shipment|exporter|outcome,
+    seq), else the primary key; a time window also bounds that walk to the seq range of the
+    blocks it touches, and adds the late records outside that range from their own index.
+    Other filters are conditions on the rows walked.
     """
     params: list[Any] = []
+
+    def param(value: Any) -> int:
+        params.append(value)
+        return len(params)
+
+    at = {name: param(getattr(f, name)) for name in _CONDITIONS if getattr(f, name) is not None}
+    before = param(before_seq) if before_seq is not None else None
+    last = param(limit)
+    columns = LIST_COLUMNS + (("decision",) if with_decision else ())
+    walk = _walk(at, before, driving_term(f), columns, last)
+    if f.since is None and f.until is None:
+        return walk, params
+    # Late records (audit.late_decisions) are left out of the blocks: those outside the range
+    # just walked come from their own index, so that the page misses none and repeats none.
+    where = [_CONDITIONS[name].format(n) for name, n in at.items()]
+    if "since" in at:
+        where.append(f"l.decided_at >= ${at['since']}")
+    if "until" in at:
+        where.append(f"l.decided_at < ${at['until']}")
+    first = _WINDOW_FIRST.format(at["since"], seq="l.seq") if "since" in at else "TRUE"
+    final = _WINDOW_LAST.format(at["until"], seq="l.seq") if "until" in at else "TRUE"
+    where.append(f"NOT coalesce({first} AND {final}, FALSE)")
+    if before is not None:
+        where.append(f"l.seq < ${before}")
+    late = (
+        f"SELECT {', '.join(f'd.{c}' for c in columns)}"  # noqa: S608 (constant fragments)
+        " FROM audit.late_decisions_v l JOIN audit.decisions_v d ON d.seq = l.seq"
+        f" WHERE {' AND '.join(where)} ORDER BY l.seq DESC LIMIT ${last}"
+    )
+    sql = (
+        f"SELECT * FROM (({walk}) UNION ALL ({late})) AS window_rows"  # noqa: S608
+        f" ORDER BY seq DESC LIMIT ${last}"
+    )
+    return sql, params
+
+
+def _walk(
+    at: dict[str, int],
+    before: int | None,
+    drive: tuple[str, str] | None,
+    columns: tuple[str, ...],
+    last: int,
+) -> str:
+    """The listing as one index walk in seq order (a window bounded to its blocks' range)."""
+    seq = "t.seq" if drive else "d.seq"
     where: list[str] = []
-    for name, condition in _CONDITIONS.items():
-        value = getattr(f, name)
-        if value is not None:
-            params.append(value)
-            where.append(condition.format(len(params)))
-    if before_seq is not None:
-        params.append(before_seq)
-        where.append(f"seq < ${len(params)}")
-    params.append(limit)
-    columns = ", ".join(LIST_COLUMNS + (("decision",) if with_decision else ()))
-    sql = f"SELECT {columns} FROM audit.decisions_v"  # noqa: S608 (constant fragments)
+    if drive is not None:
+        name, kind = drive
+        where.append(f"t.kind = '{kind}' AND t.term = ${at[name]}")
+    for name, n in at.items():
+        if drive is None or name != drive[0]:
+            where.append(_CONDITIONS[name].format(n))
+    if "since" in at:
+        where.append(_WINDOW_FIRST.format(at["since"], seq=seq))
+    if "until" in at:
+        where.append(_WINDOW_LAST.format(at["until"], seq=seq))
+    if before is not None:
+        where.append(f"{seq} < ${before}")
+    source = "audit.decisions_v d"
+    if drive is not None:
+        source = "audit.decision_terms_v t JOIN audit.decisions_v d ON d.seq = t.seq"
+    sql = f"SELECT {', '.join(f'd.{c}' for c in columns)} FROM {source}"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY seq DESC LIMIT ${len(params)}"
-    return sql, params
+    return sql + f" ORDER BY {seq} DESC LIMIT ${last}"
+
+
+#: a page's rows besides their decision documents, for the byte budget
+ROW_OVERHEAD_BYTES = 600
+
+
+def auditor_session(query_timeout_ms: int) -> dict[str, str]:
+    """``server_settings`` of an auditor connection: read-only, statements time-boxed (0: not)."""
+    return {
+        "statement_timeout": str(query_timeout_ms),
+        "idle_in_transaction_session_timeout": str(max(query_timeout_ms, 10_000)),
+        "default_transaction_read_only": "on",
+    }
+
+
+def within_budget(rows: list[dict[str, Any]], max_bytes: int) -> list[dict[str, Any]]:
+    """The longest prefix of ``rows`` whose documents fit ``max_bytes`` (never fewer than one)."""
+    used = 0
+    for n, row in enumerate(rows):
+        decision = row.get("decision")
+        used += ROW_OVERHEAD_BYTES + (len(decision) if isinstance(decision, str) else 0)
+        if used > max_bytes and n > 0:
+            return rows[:n]
+    return rows
 
 
 async def list_decisions(
@@ -142,6 +252,8 @@ _LATEST_HEAD = (
 
 async def latest_tree_head(conn: Conn, covering: int = 0) -> SignedTreeHead | None:
     """The newest signed tree head of at least ``covering`` records, as signed."""
+    from services.audit.tree_head import SignedTreeHead
+
     row = await conn.fetchrow(_LATEST_HEAD, covering)
     if row is None:
         return None
@@ -150,9 +262,26 @@ async def latest_tree_head(conn: Conn, covering: int = 0) -> SignedTreeHead | No
     return SignedTreeHead.from_json(body)
 
 
-_LEAF_HASHES = "SELECT record_hash FROM audit.decisions_v WHERE seq <= $1 ORDER BY seq"
+_LEAF_HASHES = (
+    "SELECT seq, record_hash FROM audit.decisions_v WHERE seq > $1 AND seq <= $2"
+    " ORDER BY seq LIMIT $3"
+)
+#: leaf hashes per statement: each stays far inside the auditor's statement timeout
+LEAF_PAGE = 100_000
 
 
 async def leaf_hashes(conn: Conn, size: int) -> list[bytes]:
-    """The Merkle leaf hashes of the first ``size`` records (fewer if the store is shorter)."""
-    return [leaf_hash(bytes(row[0])) for row in await conn.fetch(_LEAF_HASHES, size)]
+    """The Merkle leaf hashes of the first ``size`` records (fewer if the store is shorter).
+
+    Read in keyset pages, so that a proof over millions of records is many bounded statements
+    rather than one that the statement timeout would cut off.
+    """
+    leaves: list[bytes] = []
+    after = 0
+    while after < size:
+        rows = await conn.fetch(_LEAF_HASHES, after, size, LEAF_PAGE)
+        leaves.extend(leaf_hash(bytes(row[1])) for row in rows)
+        if len(rows) < LEAF_PAGE:
+            break
+        after = rows[-1][0]
+    return leaves

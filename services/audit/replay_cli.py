@@ -6,17 +6,18 @@ cursor, and every stored catalogue version.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import asyncpg
 import typer
 
-from services.audit.replay import Replayer, ReplaySummary, catalogues_by_version
+if TYPE_CHECKING:  # imported only when a replay runs: ``lodestone audit --help`` stays light
+    import asyncpg
+
+    from services.audit.replay import ReplaySummary
 
 _BY_ID = "SELECT decision::text FROM audit.decisions_v WHERE decision_id = $1"
 _BY_TIME = """
@@ -51,9 +52,13 @@ async def replay_store(
     until: datetime | None = None,
 ) -> tuple[ReplaySummary, list[str]]:
     """Replay the selected decisions; the summary and the catalogues that could not be read."""
+    import asyncpg
+
     conn = await asyncpg.connect(dsn)
     try:
         contents = [bytes(row[0]) for row in await conn.fetch(_CATALOGUES)]
+        from services.audit.replay import Replayer, ReplaySummary, catalogues_by_version
+
         catalogues, problems = catalogues_by_version(contents)
         replayer = Replayer(catalogues)
         summary = ReplaySummary()
@@ -95,6 +100,8 @@ def replay_command(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     began = time.perf_counter()
+    import asyncio
+
     summary, problems = asyncio.run(
         replay_store(get_settings().dsn_for("auditor"), decision_id, start, end)
     )

@@ -19,6 +19,7 @@ one is only ever appended above the highest (docs/audit.md, ADR 0016).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable, Iterable
@@ -30,14 +31,14 @@ from typing import Any
 from services.audit.canonical import NotCanonicalError
 from services.audit.chain import ChainBreak, ChainHead, link_hash
 from services.audit.merkle import Frontier
-from services.audit.records import RECORD_COLUMNS, content_of
+from services.audit.records import content_of
 from services.audit.store import rejected_content
 from services.audit.tree_head import SignedTreeHead, TreeHeadError
+from services.audit.verify_ranges import CONTENT_ROWS, ContentCheck
 from services.common.db import Conn
 from services.common.signing import KeyRing
 
-_COLUMNS = ", ".join("decision_text AS decision" if c == "decision" else c for c in RECORD_COLUMNS)
-_FULL = f"SELECT {_COLUMNS} FROM audit.decisions_v WHERE seq > $1 ORDER BY seq LIMIT $2"  # noqa: S608
+_FULL = CONTENT_ROWS  # stored bytes, timestamps formatted by the server
 _CHAIN_ONLY = (
     "SELECT seq, prev_hash, record_hash, decision_id FROM audit.decisions_v"
     " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
@@ -245,12 +246,17 @@ async def verify_chain(
     progress: Progress | None = None,
     on_verified: Callable[[ChainHead], None] | None = None,
     chunk_size: int = 5000,
+    contents: ContentCheck | None = None,
+    window: int = 200_000,
 ) -> VerifyReport:
     """Check the store; contents are recomputed after ``checkpoint`` (all without one).
 
     ``witnesses`` are the checkpoints and outside tree heads to hold the store to; with
     ``keys`` (the log's public keys) the store's own tree heads are checked and used too.
     ``on_verified`` is called with the head after each verified chunk (to write checkpoints).
+    With ``contents`` (e.g. :class:`~services.audit.verify_ranges.RangeWorkers`) the contents
+    of each ``window`` of records are recomputed by it, in parallel with one ordered pass here
+    over the chain columns that checks every link, seq and signed root.
     """
     top = await stored_head(conn)
     all_witnesses = list(witnesses or [])
@@ -280,8 +286,21 @@ async def verify_chain(
             if report.broken is not None:
                 break
     total = max(0, top.seq - start)
-    while report.broken is None:
-        rows = await conn.fetch(_FULL, scan.head.seq, chunk_size)
+    while contents is not None and report.broken is None and scan.head.seq < top.seq:
+        first, last = scan.head.seq + 1, min(top.seq, scan.head.seq + window)
+        recomputed = asyncio.ensure_future(contents(first, last))
+        linked = await _links(conn, scan, last, chunk_size)
+        breaks = [b for b in (linked, await recomputed) if b is not None]
+        if breaks:
+            report.broken = min(breaks, key=lambda b: b.seq)
+            break
+        report.checked += last - first + 1
+        if progress is not None:
+            progress(report.checked, total)
+        if on_verified is not None:
+            on_verified(scan.head)
+    while contents is None and report.broken is None:
+        rows = await conn.fetch(_FULL, scan.head.seq, top.seq, chunk_size)
         if not rows:
             break
         for row in rows:
@@ -317,6 +336,22 @@ async def verify_chain(
     if report.broken is None:
         await _verify_rejected(conn, all_witnesses, report)
     return report
+
+
+async def _links(conn: Conn, scan: _Scan, last: int, chunk_size: int) -> ChainBreak | None:
+    """Extend ``scan`` by the chain columns of the records up to ``last`` (contents unread)."""
+    while scan.head.seq < last:
+        rows = await conn.fetch(_CHAIN_ONLY, scan.head.seq, last, chunk_size)
+        if not rows:
+            return ChainBreak(scan.head.seq + 1, "", f"record {scan.head.seq + 1} is missing")
+        for row in rows:
+            broken = scan.take(
+                row["seq"], bytes(row["prev_hash"]), bytes(row["record_hash"]),
+                row["decision_id"], None,
+            )  # fmt: skip
+            if broken is not None:
+                return broken
+    return None
 
 
 async def _verify_rejected(conn: Conn, witnesses: list[Witness], report: VerifyReport) -> None:

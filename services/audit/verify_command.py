@@ -22,6 +22,7 @@ from services.audit.verify import (
     verify_chain,
     witnesses_of,
 )
+from services.audit.verify_ranges import RangeWorkers
 from services.common.signing import KeyFileError, KeyRing
 
 CHECKPOINT_EVERY = 100_000
@@ -41,8 +42,14 @@ async def verify_store(
     connect: Callable[[], Awaitable[Any]],
     echo: Callable[[str], Any],
     progress: Callable[[str], Any],
+    workers: int = 0,
+    dsn: str | None = None,
 ) -> int:
-    """Verify; print the outcome; return the exit code (0 OK, 1 broken or unusable input)."""
+    """Verify; print the outcome; return the exit code (0 OK, 1 broken or unusable input).
+
+    With ``workers`` > 0 and the auditor's ``dsn``, record contents are recomputed by that many
+    processes over ranges (:mod:`services.audit.verify_ranges`) while this one checks the links.
+    """
     checkpoints, problems = read_checkpoints(checkpoint_file)
     heads = read_anchor_file(anchor_file) if anchor_file is not None else None
     if heads is not None:
@@ -76,6 +83,7 @@ async def verify_store(
 
     async def check() -> int:
         conn = await connect()
+        ranges = RangeWorkers(dsn, workers) if workers > 0 and dsn is not None else None
         try:
             report = await verify_chain(
                 conn,
@@ -84,9 +92,12 @@ async def verify_store(
                 keys=keys,
                 progress=lambda done, total: progress(f"verified {done}/{total} records"),
                 on_verified=on_verified,
+                contents=ranges,
             )
         finally:
             await conn.close()
+            if ranges is not None:
+                ranges.close()
         if report.broken is not None:
             b = report.broken
             echo(f"BROKEN at record {b.seq} (decision {b.decision_id or '?'}): {b.problem}")

@@ -16,12 +16,13 @@ from __future__ import annotations
 import importlib
 import ssl
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from aiokafka.abc import AbstractTokenProvider
-from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:  # aiokafka is imported where a client is made, not with the settings
+    from aiokafka.abc import AbstractTokenProvider
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
@@ -102,6 +103,8 @@ def security_problems(s: KafkaSecuritySettings) -> list[str]:
 def tls_context(s: KafkaSecuritySettings) -> ssl.SSLContext:
     """A client TLS context: the configured (or system) CAs, hostname checks, mTLS if set."""
     key_password = s.kafka_ssl_key_password
+    from aiokafka.helpers import create_ssl_context
+
     context: ssl.SSLContext = create_ssl_context(
         cafile=s.kafka_ssl_cafile,
         certfile=s.kafka_ssl_certfile,
@@ -129,6 +132,8 @@ def oauth_token_provider(s: KafkaSecuritySettings) -> AbstractTokenProvider:
         )
     factory = getattr(importlib.import_module(module_name), attribute)
     provider = factory()
+    from aiokafka.abc import AbstractTokenProvider
+
     if not isinstance(provider, AbstractTokenProvider):
         raise KafkaSecurityError(f"{name} returned {type(provider).__name__}, no token provider")
     return provider

@@ -1,0 +1,347 @@
+"""Benchmark: the auditors' queries, verify and storage of a store filled to a given size.
+
+``make bench-audit-scale`` (or ``python -m tests.integration.audit.bench_audit_scale [N]``) fills
+a scratch database of its own through the service's writer (:class:`DecisionsIngest`: signature
+check, chain, tree, signed heads, COPY) with N decisions of a realistic spread
+(``tests/integration/audit/spread.py``: hundreds of exporters, twelve months of ``decided_at``,
+every reason code), lets PostgreSQL analyse it, then reports:
+
+* p50/p99 of every documented query (docs/audit.md) through the HTTP API (in process, over
+  ASGI: routing, auth, the pool, JSON) - first pages and pages after a cursor;
+* the wall time of ``lodestone audit query`` as a fresh process, for a few of them;
+* the rows each query's plan examines (EXPLAIN ANALYZE), the figure that must not grow with N;
+* full ``verify`` throughput, and bytes per record on disk (table, TOAST, indexes, terms).
+
+The figures go to ``.bench/audit-scale.json``; the scratch database is dropped afterwards unless
+``LODESTONE_BENCH_KEEP=1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import ConsumerRecord, TopicPartition
+
+from deploy.local import Runtime, RuntimeState
+from services.audit.api import create_app
+from services.audit.config import AuditSettings
+from services.audit.decisions_ingest import DecisionsIngest
+from services.audit.metrics import AuditMetrics
+from services.audit.queries import DecisionFilter, build_listing
+from services.audit.tree_log import TreeLog
+from services.audit.verify import verify_chain
+from services.common.logging import configure_logging
+from services.common.migrations import SERVICES_DIR, apply_migrations
+from tests.integration.audit.conftest import _with_database, superuser_connect
+from tests.integration.audit.spread import Spread, documented_queries
+from tests.unit.audit.factories import DECISION_KEYS, DECISION_SIGNER, LOG_SIGNER
+
+TOPIC = "bench.decisions"
+TOKEN = "bench-token"
+DEFAULT_COUNT = 200_000
+REPEATS = 40
+CLI_REPEATS = 5
+PAGE = 100
+
+
+class SpreadConsumer:
+    """The part of ``AIOKafkaConsumer`` the ingest uses, serving a spread signed on the fly."""
+
+    def __init__(self, spread: Spread) -> None:
+        self.tp = TopicPartition(TOPIC, 0)
+        self._values: Iterator[bytes] = spread.values()
+        self._count = spread.count
+        self._position = 0
+        self.committed = 0
+
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        await asyncio.sleep(0)
+        batch: list[ConsumerRecord[bytes, bytes]] = []
+        for value in self._values:
+            headers = DECISION_SIGNER.headers(value)
+            batch.append(
+                ConsumerRecord(
+                    TOPIC, 0, self._position, 0, 0, None, value, None, 0, len(value), headers
+                )
+            )
+            self._position += 1
+            if len(batch) == (max_records or 1000):
+                break
+        return {self.tp: batch} if batch else {}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed = offsets[self.tp]
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self._count
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self._position
+
+
+async def fill(writer_dsn: str, spread: Spread, anchors: Path) -> float:
+    """Records/s of the real ingest loop writing the whole spread."""
+    consumer = SpreadConsumer(spread)
+    pool = await asyncpg.create_pool(writer_dsn, min_size=1, max_size=3)
+    try:
+        ingest = DecisionsIngest(
+            consumer,
+            pool,
+            AuditMetrics(),
+            keys=DECISION_KEYS,
+            tree=TreeLog(LOG_SIGNER),
+            anchors=_anchor_publisher(anchors),
+            signature_workers=AuditSettings().signature_workers,
+            batch_max_records=1000,
+            poll_timeout_ms=0,
+        )
+        started = time.perf_counter()
+        last = started
+        while consumer.committed < spread.count:
+            if await ingest.run_once() == 0:
+                await ingest.flush()
+            if time.perf_counter() - last > 30:
+                last = time.perf_counter()
+                rate = consumer.committed / (last - started)
+                print(f"  filled {consumer.committed:,} ({rate:,.0f}/s)", file=sys.stderr)
+        elapsed = time.perf_counter() - started
+        await ingest.close()
+        return spread.count / elapsed
+    finally:
+        await pool.close()
+
+
+def _anchor_publisher(path: Path) -> Any:
+    from services.audit.anchors import AnchorPublisher
+
+    return AnchorPublisher(file=path)
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 2), "p99_ms": round(p99 * 1000, 2)}
+
+
+def _params(f: DecisionFilter) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in vars(f).items():
+        if value is not None:
+            out[name] = value.isoformat() if isinstance(value, datetime) else str(value)
+    return out
+
+
+async def api_latencies(
+    auditor_dsn: str, queries: dict[str, DecisionFilter], extra: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    app = create_app(auditor_dsn, [TOKEN])
+    out: dict[str, dict[str, float]] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://audit", headers=headers
+        ) as client:
+            for name, f in queries.items():
+                params = {**_params(f), "limit": str(PAGE)}
+                first = await client.get("/v1/decisions", params=params)
+                first.raise_for_status()
+                cursor = first.json()["next_cursor"]
+                for label, query in (("", params), (" (next page)", {**params, "cursor": cursor})):
+                    if label and cursor is None:
+                        continue
+                    samples = []
+                    for _ in range(REPEATS):
+                        started = time.perf_counter()
+                        answer = await client.get("/v1/decisions", params=query)
+                        samples.append(time.perf_counter() - started)
+                        answer.raise_for_status()
+                    out[name + label] = {
+                        **_percentiles(samples),
+                        "rows": len(answer.json()["items"]),
+                    }
+            for name, path in extra.items():
+                samples = []
+                for _ in range(REPEATS):
+                    started = time.perf_counter()
+                    answer = await client.get(path)
+                    samples.append(time.perf_counter() - started)
+                    answer.raise_for_status()
+                out[name] = _percentiles(samples)
+    return out
+
+
+def cli_latencies(auditor_dsn: str, queries: dict[str, DecisionFilter]) -> dict[str, Any]:
+    """Wall time of ``lodestone audit query`` as a fresh process (start, connect, query, print)."""
+    env = {**os.environ, "LODESTONE_AUDITOR_DATABASE_URL": auditor_dsn}
+    exe = str(Path(sys.executable).with_name("lodestone"))
+    out: dict[str, Any] = {}
+    for name, f in queries.items():
+        args = [exe, "audit", "query", "--format", "json", "--limit", str(PAGE)]
+        for key, value in _params(f).items():
+            option = {"shipment_id": "shipment", "exporter_id": "exporter"}.get(key, key)
+            args += [f"--{option.replace('_', '-')}", value]
+        samples = []
+        for _ in range(CLI_REPEATS):
+            started = time.perf_counter()
+            subprocess.run(args, env=env, check=True, capture_output=True)
+            samples.append(time.perf_counter() - started)
+        out[name] = _percentiles(samples)
+    started = time.perf_counter()
+    for _ in range(CLI_REPEATS):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    out["bare interpreter"] = {
+        "p50_ms": round((time.perf_counter() - started) / CLI_REPEATS * 1000, 2)
+    }
+    return out
+
+
+async def examined(auditor_dsn: str, queries: dict[str, DecisionFilter]) -> dict[str, int]:
+    """Rows walked by each query's first page (EXPLAIN ANALYZE), summary tables excluded."""
+    conn = await asyncpg.connect(auditor_dsn)
+    out: dict[str, int] = {}
+    try:
+        for name, f in queries.items():
+            sql, params = build_listing(f, limit=PAGE)
+            plan = json.loads(
+                await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *params)
+            )[0]["Plan"]
+            total = 0
+            stack = [plan]
+            while stack:
+                node = stack.pop()
+                stack.extend(node.get("Plans", []))
+                if "Scan" in node["Node Type"] and node.get("Relation Name") != "decided_at_blocks":
+                    rows = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+                    total += rows * node["Actual Loops"]
+            out[name] = total
+    finally:
+        await conn.close()
+    return out
+
+
+async def verify_rate(auditor_dsn: str) -> dict[str, float]:
+    conn = await asyncpg.connect(auditor_dsn)
+    try:
+        started = time.perf_counter()
+        report = await verify_chain(conn)
+        elapsed = time.perf_counter() - started
+    finally:
+        await conn.close()
+    if report.broken is not None:
+        raise AssertionError(report.broken)
+    return {
+        "records": report.checked,
+        "seconds": round(elapsed, 1),
+        "records_per_s": round(report.checked / elapsed),
+    }
+
+
+async def sizes(su: asyncpg.Connection[Any], count: int) -> dict[str, Any]:
+    row = await su.fetchrow(
+        "SELECT pg_table_size('audit.decision_records') AS heap,"
+        " pg_indexes_size('audit.decision_records') AS indexes,"
+        " pg_total_relation_size('audit.decision_terms') AS terms,"
+        " pg_total_relation_size('audit.decided_at_blocks') AS blocks"
+    )
+    assert row is not None
+    sizes = dict(row)
+    total = sum(sizes.values())
+    return {**sizes, "bytes_per_record": round(total / count), "total_mb": round(total / 2**20)}
+
+
+async def bench(state: RuntimeState, count: int, anchors: Path) -> dict[str, Any]:
+    su = await superuser_connect()
+    name = f"audit_scale_{uuid.uuid4().hex[:8]}"
+    await su.execute(f'CREATE DATABASE "{name}" OWNER lodestone_owner TEMPLATE template0')
+    await su.execute(
+        f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO lodestone_audit_writer,'
+        " lodestone_auditor"
+    )
+    dsn = {role: _with_database(state.dsn(role), name) for role in ("admin", "audit", "auditor")}
+    spread = Spread(count)
+    result: dict[str, Any] = {"records": count, "database": name}
+    try:
+        await apply_migrations(dsn["admin"], "audit", SERVICES_DIR / "audit" / "migrations")
+        result["fill_records_per_s"] = round(await fill(dsn["audit"], spread, anchors))
+        db_su = await superuser_connect(name)
+        try:
+            await db_su.execute("VACUUM ANALYZE audit.decision_records")
+            await db_su.execute("VACUUM ANALYZE audit.decision_terms")
+            await db_su.execute("ANALYZE audit.decided_at_blocks")
+            result["storage"] = await sizes(db_su, count)
+            sample = await db_su.fetchrow(
+                "SELECT decision_id, shipment_id FROM audit.decision_records WHERE seq = $1",
+                count // 3,
+            )
+        finally:
+            await db_su.close()
+        assert sample is not None
+        queries = documented_queries(spread)
+        extra = {
+            "decision by id": f"/v1/decisions/{sample['decision_id']}",
+            "shipment history": f"/v1/shipments/{sample['shipment_id']}/decisions",
+        }
+        print("  queries through the API ...", file=sys.stderr)
+        result["api"] = await api_latencies(dsn["auditor"], queries, extra)
+        result["examined_rows"] = await examined(dsn["auditor"], queries)
+        print("  the command line ...", file=sys.stderr)
+        cli = {
+            k: queries[k] for k in ("exporter, oldest month", "holds citing a control", "licence")
+        }
+        result["cli"] = cli_latencies(dsn["auditor"], cli)
+        print("  verify --full ...", file=sys.stderr)
+        result["verify"] = await verify_rate(dsn["auditor"])
+    finally:
+        if os.environ.get("LODESTONE_BENCH_KEEP") != "1":
+            await su.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await su.close()
+    result["load_average"] = os.getloadavg()
+    result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return result
+
+
+def main() -> None:
+    configure_logging("WARNING")
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_COUNT
+    with tempfile.TemporaryDirectory(prefix="audit-scale-") as scratch:
+        result = asyncio.run(bench(Runtime().up(), count, Path(scratch) / "anchors.jsonl"))
+    out = Path(".bench/audit-scale.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    print(
+        f"{count:,} records: filled at {result['fill_records_per_s']:,}/s;"
+        f" {result['storage']['bytes_per_record']:,} bytes/record;"
+        f" verify {result['verify']['records_per_s']:,} records/s"
+    )
+    for name, figures in result["api"].items():
+        rows = result["examined_rows"].get(name, "")
+        print(
+            f"  API {name:<38} p50 {figures['p50_ms']:>7} ms  p99 {figures['p99_ms']:>7} ms"
+            f"  {'examined ' + str(rows) if rows != '' else ''}"
+        )
+    for name, figures in result["cli"].items():
+        print(f"  CLI {name:<38} p50 {figures['p50_ms']:>7} ms")
+
+
+if __name__ == "__main__":
+    main()
