@@ -59,8 +59,8 @@ def _get(url: str) -> tuple[int, str]:
         return int(response.status), response.read().decode()
 
 
-async def _wait_ready(port: int, seconds: float = 60) -> None:
-    url = f"http://127.0.0.1:{port}/readyz"
+async def _wait_for(url: str, what: str, seconds: float = 60) -> None:
+    """Poll ``url`` until it answers 200, or fail saying ``what`` did not come up."""
     for _ in range(int(seconds * 4)):
         try:
             status, _ = await asyncio.to_thread(_get, url)
@@ -69,7 +69,13 @@ async def _wait_ready(port: int, seconds: float = 60) -> None:
         except OSError:
             pass
         await asyncio.sleep(0.25)
-    raise RuntimeError(f"the screening service is not ready ({url})")
+    raise RuntimeError(f"{what} ({url})")
+
+
+async def _wait_ready(port: int, seconds: float = 60) -> None:
+    await _wait_for(
+        f"http://127.0.0.1:{port}/readyz", "the screening service is not ready", seconds
+    )
 
 
 def _demo_users() -> tuple[str, list[tuple[str, str, str]]]:
@@ -91,16 +97,7 @@ def _demo_users() -> tuple[str, list[tuple[str, str, str]]]:
 
 
 async def _wait_console(port: int, seconds: float = 60) -> None:
-    url = f"http://127.0.0.1:{port}/console/login"
-    for _ in range(int(seconds * 4)):
-        try:
-            status, _ = await asyncio.to_thread(_get, url)
-            if status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.25)
-    raise RuntimeError(f"the console did not answer ({url})")
+    await _wait_for(f"http://127.0.0.1:{port}/console/login", "the console did not answer", seconds)
 
 
 async def _publish_stream(settings: Settings) -> None:
