@@ -28,6 +28,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.audit.tree_head import SignedTreeHead, TreeHeadError
 from services.common.kafka_security import kafka_client_options
@@ -133,8 +134,33 @@ async def _newest_anchor(bootstrap: str, topic: str, timeout_s: float = 30) -> b
         await consumer.stop()
 
 
+async def _wait_for_group(bootstrap: str, group: str, members: int, timeout_s: float = 90) -> int:
+    """Wait until ``group`` is stable with ``members`` members that each hold partitions, so that
+    the traffic published next is shared (an instance still joining would see none of it);
+    returns the members found when the wait ends."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_options())
+    await admin.start()
+    found = 0
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            (response,) = await admin.describe_consumer_groups([group])
+            # (error_code, group_id, state, protocol_type, protocol, members[...]), each member
+            # (member_id, client_id, client_host, metadata, assignment)
+            _error, _group, state, *_rest, listed = response.groups[0][:6]
+            found = sum(1 for member in listed if member[-1])
+            if state == "Stable" and found >= members:
+                return found
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    return found
+
+
 async def run(args: argparse.Namespace) -> None:
     bootstrap = args.bootstrap
+    assigned = await _wait_for_group(bootstrap, "lodestone-screening", args.screening_instances)
+    print(f"screening group: {assigned} instance(s) holding partitions")
     catalogue = load_bundled_catalogue()
     await publish_catalogue(bootstrap, "controls.v1", catalogue)
     await publish_licences(bootstrap, "licenses.v1", sample_licences())
@@ -196,6 +222,9 @@ def main() -> None:
     parser.add_argument("--anchors-topic", default="audit.anchors.v1")
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--timeout", type=float, default=240)
+    parser.add_argument(
+        "--screening-instances", type=int, default=2, help="wait until this many share the work"
+    )
     try:
         asyncio.run(run(parser.parse_args()))
     except SystemExit as failure:
