@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas._common import INPUT_MODEL_CONFIG, Description, Identifier, Name
+from schemas.strict_json import loads_strict
 
 
 class ReviewAction(StrEnum):
@@ -37,3 +38,10 @@ class Review(BaseModel):
     justification: Description
     reviewer: Reviewer
     reviewed_at: AwareDatetime
+
+
+def review_from_wire(value: bytes) -> Review:
+    """A ``reviews.v1`` value read under the contract's input rules (strict JSON: duplicate keys,
+    NaN and the rest refused). Raises ``ValueError`` (:class:`~schemas.strict_json.JsonInputError`
+    or pydantic's ``ValidationError``): every reader of the topic sees the same reviews."""
+    return Review.model_validate(loads_strict(value))

@@ -17,8 +17,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from schemas.review import Review
-from schemas.strict_json import JsonInputError, loads_strict
+from schemas.review import review_from_wire
+from schemas.strict_json import JsonInputError
 from schemas.validation import summarise_validation_error
 from services.audit.retry import Backoff, retry_transient
 from services.common.logging import get_logger
@@ -36,7 +36,7 @@ _INSERT = (
 def review_row(value: bytes, topic: str, partition: int, offset: int) -> tuple[Any, ...]:
     """The row of one value on the topic: the review's fields, or the error that stopped it."""
     try:
-        review = Review.model_validate(loads_strict(value))
+        review = review_from_wire(value)
     except (JsonInputError, ValidationError) as exc:
         error = summarise_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         return (None,) * 9 + (value, error.replace("\x00", "\\u0000"), topic, partition, offset)

@@ -18,7 +18,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
-from schemas.review import Review, ReviewAction, Reviewer
+from schemas.review import Review, ReviewAction, Reviewer, review_from_wire
 from schemas.validation import summarise_validation_error
 from services.common.kafka_security import kafka_client_options
 
@@ -121,8 +121,8 @@ class ReviewDesk:
                     if record.value is None:
                         continue
                     try:
-                        self._remember(Review.model_validate_json(record.value))
-                    except ValidationError:
+                        self._remember(review_from_wire(record.value))
+                    except ValueError:  # what screening would not count is not shown either
                         continue
             except asyncio.CancelledError:
                 raise

@@ -13,10 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
 
-from schemas.review import Review
-from schemas.strict_json import JsonInputError, loads_strict
+from schemas.review import review_from_wire
 from services.common.kafka_security import kafka_client_options
 from services.common.logging import get_logger
 from services.screening.review_release import Release, ReleaseBook
@@ -78,8 +76,8 @@ class ReviewFollower:
         if value is None:
             return None
         try:
-            review = Review.model_validate(loads_strict(value))
-        except (JsonInputError, ValidationError, ValueError) as exc:
+            review = review_from_wire(value)
+        except ValueError as exc:  # JsonInputError, ValidationError
             self.invalid_records += 1
             log.error("unreadable review ignored", offset=offset, error=str(exc)[:300])
             return None
