@@ -11,6 +11,7 @@ the bounded form that ``make test`` runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -80,14 +81,21 @@ def chaos_runtime() -> Iterator[ChaosRuntime]:
         runtime.stop(state.started)
 
 
-@pytest.fixture
-async def pipeline(chaos_runtime: ChaosRuntime) -> AsyncIterator[Pipeline]:
-    """Fresh topics with the catalogue and the sample licences published; services running."""
+@contextlib.asynccontextmanager
+async def running_pipeline(
+    chaos_runtime: ChaosRuntime, instances: int = 1
+) -> AsyncIterator[Pipeline]:
+    """Fresh topics with the catalogue and the sample licences published; ``instances`` of each
+    service running and ready."""
     p = Pipeline(
         chaos_runtime.environment(),
         REPO_ROOT / ".local" / "chaos" / "runs",
         prefix="chaos",
         extra_env={"LODESTONE_SCREENING_RETRY_MAX_DELAY_S": "2"},
+        screening_instances=instances,
+        audit_instances=instances,
+        # The chaos runtime's bootstrap identity, for the ledger check: never in the services'
+        # environment, and without it the pipeline would reach the developer runtime's database.
         admin_dsn=chaos_runtime.state.dsn("admin"),
     )
     await p.create(partitions=3)
@@ -101,3 +109,10 @@ async def pipeline(chaos_runtime: ChaosRuntime) -> AsyncIterator[Pipeline]:
     finally:
         await chaos_runtime.up()  # a failed test may have left the broker or database down
         await p.close(delete=True)
+
+
+@pytest.fixture
+async def pipeline(chaos_runtime: ChaosRuntime) -> AsyncIterator[Pipeline]:
+    """Fresh topics with the catalogue and the sample licences published; services running."""
+    async with running_pipeline(chaos_runtime) as p:
+        yield p

@@ -16,9 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from benchmarks.pipeline import Pipeline
-from benchmarks.stream import prepare_licences
-from deploy.local.config import REPO_ROOT
-from tests.chaos.conftest import ChaosRuntime, Scale
+from tests.chaos.conftest import ChaosRuntime, Scale, running_pipeline
 from tests.chaos.harness import run_with_fault
 from tests.chaos.invariants import all_problems
 
@@ -35,28 +33,8 @@ INSTANCES = 2
 @pytest.fixture
 async def scaled_pipeline(chaos_runtime: ChaosRuntime) -> AsyncIterator[Pipeline]:
     """Fresh topics, reference data published, two instances of each service running."""
-    p = Pipeline(
-        chaos_runtime.environment(),
-        REPO_ROOT / ".local" / "chaos" / "runs",
-        prefix="chaos",
-        extra_env={"LODESTONE_SCREENING_RETRY_MAX_DELAY_S": "2"},
-        screening_instances=INSTANCES,
-        audit_instances=INSTANCES,
-        # The chaos runtime's bootstrap identity, for the ledger check: never in the services'
-        # environment, and without it the pipeline would reach the developer runtime's database.
-        admin_dsn=chaos_runtime.state.dsn("admin"),
-    )
-    await p.create(partitions=3)
-    try:
-        await p.publish_reference(prepare_licences(p.tag))
-        for service in (p.screening, p.audit):
-            service.start()
-        for service in (p.screening, p.audit):
-            await service.wait_ready(120)
+    async with running_pipeline(chaos_runtime, INSTANCES) as p:
         yield p
-    finally:
-        await chaos_runtime.up()
-        await p.close(delete=True)
 
 
 def _rolling_scale(scale: Scale) -> Scale:
