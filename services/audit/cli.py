@@ -39,13 +39,12 @@ async def _connect(query_timeout_ms: int | None = None) -> asyncpg.Connection:
     """The auditor's read-only connection; statements time-boxed as the API's by default."""
     import asyncpg
 
-    from services.audit.config import AuditSettings
+    from services.audit.auditor_settings import auditor_dsn
+    from services.audit.auditor_settings import query_timeout_ms as default_timeout
     from services.audit.queries import auditor_session
-    from services.common.settings import get_settings
 
-    timeout = AuditSettings().query_timeout_ms if query_timeout_ms is None else query_timeout_ms
-    session = auditor_session(timeout)
-    return await asyncpg.connect(get_settings().dsn_for("auditor"), server_settings=session)
+    timeout = default_timeout() if query_timeout_ms is None else query_timeout_ms
+    return await asyncpg.connect(auditor_dsn(), server_settings=auditor_session(timeout))
 
 
 async def _list_paged(f: DecisionFilter, limit: int) -> list[dict[str, Any]]:

@@ -12,11 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.common.environment import MissingDatabaseUrlError
 from services.common.kafka_security import KafkaSecuritySettings
-
-
-class MissingDatabaseUrlError(RuntimeError):
-    """A process was started without the database URL of its own role."""
 
 
 class Settings(KafkaSecuritySettings):

@@ -20,8 +20,9 @@ from deploy.local import RuntimeConfig, RuntimeState
 from deploy.local import postgres as local_postgres
 from services.audit.api import create_app
 from services.audit.service import AuditService, ServiceOptions
+from services.common.environment import MissingDatabaseUrlError
 from services.common.privileges import ExcessPrivilegeError, check_least_privilege
-from services.common.settings import MissingDatabaseUrlError, Settings
+from services.common.settings import Settings
 from tests.integration.audit.conftest import AuditDatabase, superuser_connect
 from tests.unit.audit.factories import DECISION_KEYS, LOG_SIGNER
 

@@ -45,19 +45,20 @@ sys.stdout.write("\\nMODULES " + json.dumps(sorted(sys.modules)))
 """
 
 
-def _modules_of(*args: str) -> set[str]:
-    env = {
+def _modules_of(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    environment = {
         **os.environ,
         # nothing listens there: the query fails at connect, after importing what it needs
         "LODESTONE_AUDITOR_DATABASE_URL": "postgresql://nobody:x@127.0.0.1:9/none",
         "LODESTONE_AUDIT_QUERY_TIMEOUT_MS": "1000",
+        **(env or {}),
     }
     done = subprocess.run(
         [sys.executable, "-c", _RUN, json.dumps(args)],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=env,
+        env=environment,
         timeout=60,
         check=True,
     )
@@ -78,6 +79,17 @@ def test_an_audit_query_imports_only_what_it_needs() -> None:
     modules = _modules_of("audit", "query", "--exporter", "CN-EXP-0001", "--limit", "1")
     assert "asyncpg" in modules  # it did get as far as connecting
     assert _heavy(modules) == []
+    # the settings classes are read only for a value not given plainly (ADR 0007)
+    assert {"pydantic", "pydantic_core", "pydantic_settings"}.isdisjoint(modules)
+    assert not any(m == "rich" or m.startswith("rich.") for m in modules)
+
+
+def test_a_typed_timeout_is_still_validated_by_the_settings() -> None:
+    """A value the plain reader does not take is the settings' to accept or refuse."""
+    modules = _modules_of(
+        "audit", "query", "--limit", "1", env={"LODESTONE_AUDIT_QUERY_TIMEOUT_MS": "5_000"}
+    )
+    assert "pydantic_settings" in modules
 
 
 def test_other_commands_still_get_every_group() -> None:
