@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from services.common.moments import utc_moment
+
 if TYPE_CHECKING:
     import asyncpg
 
@@ -67,6 +69,14 @@ async def _list_paged(f: DecisionFilter, limit: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _moment(text: str) -> datetime:
+    """An option's date or time (see :func:`utc_moment`), refused as a bad value naming why."""
+    try:
+        return utc_moment(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @audit_app.command()
 def run() -> None:
     """Run the audit service in the foreground (decisions.v1 and controls.v1 into PostgreSQL)."""
@@ -93,8 +103,14 @@ def query(
     reason: Annotated[str | None, typer.Option(help="reason code, e.g. LICENSE_REQUIRED")] = None,
     control_id: Annotated[str | None, typer.Option(help="control id")] = None,
     license_id: Annotated[str | None, typer.Option(help="licence id")] = None,
-    since: Annotated[datetime | None, typer.Option(help="decided at or after (UTC)")] = None,
-    until: Annotated[datetime | None, typer.Option(help="decided before (UTC)")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="decided at or after (date or time; UTC unless given)", parser=_moment),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(help="decided before (date or time; UTC unless given)", parser=_moment),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
 ) -> None:

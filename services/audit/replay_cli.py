@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from services.common.moments import utc_moment
+
 if TYPE_CHECKING:  # imported only when a replay runs: ``lodestone audit --help`` stays light
     import asyncpg
 
@@ -69,14 +71,6 @@ async def replay_store(
     return summary, problems
 
 
-def _moment(text: str) -> datetime:
-    """A date or an RFC 3339 time; a date or naive time is read as UTC."""
-    from datetime import UTC
-
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def replay_command(
     decision_id: Annotated[str | None, typer.Argument(help="The decision to re-derive.")] = None,
     since: Annotated[
@@ -95,8 +89,8 @@ def replay_command(
     if fmt not in ("text", "json"):
         raise _fail("--format must be text or json")
     try:
-        start = _moment(since) if since else None
-        end = _moment(until) if until else None
+        start = utc_moment(since) if since else None
+        end = utc_moment(until) if until else None
     except ValueError as exc:
         raise _fail(str(exc)) from None
     began = time.perf_counter()
