@@ -28,13 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.audit.canonical import NotCanonicalError
 from services.audit.chain import ChainBreak, ChainHead, link_hash
 from services.audit.merkle import Frontier
-from services.audit.records import content_of
 from services.audit.store import rejected_content
 from services.audit.tree_head import SignedTreeHead, TreeHeadError
-from services.audit.verify_ranges import CONTENT_ROWS, ContentCheck
+from services.audit.verify_ranges import (
+    CONTENT_ROWS,
+    ContentCheck,
+    check_record,
+    confirm_first_break,
+)
 from services.common.db import Conn
 from services.common.signing import KeyRing
 
@@ -286,9 +289,11 @@ async def verify_chain(
             if report.broken is not None:
                 break
     total = max(0, top.seq - start)
+    # Records up to the highest witness pass by their stored bytes' hash (check_record).
+    proven = max((w.size for w in all_witnesses if w.size <= top.seq), default=0)
     while contents is not None and report.broken is None and scan.head.seq < top.seq:
         first, last = scan.head.seq + 1, min(top.seq, scan.head.seq + window)
-        recomputed = asyncio.ensure_future(contents(first, last))
+        recomputed = asyncio.ensure_future(contents(first, last, proven))
         linked = await _links(conn, scan, last, chunk_size)
         breaks = [b for b in (linked, await recomputed) if b is not None]
         if breaks:
@@ -304,16 +309,12 @@ async def verify_chain(
         if not rows:
             break
         for row in rows:
-            fields = dict(row)
-            try:
-                content = content_of(fields)
-            except NotCanonicalError as exc:
-                report.broken = ChainBreak(fields["seq"], fields["decision_id"], str(exc))
-                break
-            report.broken = scan.take(
-                fields["seq"], bytes(fields["prev_hash"]), bytes(fields["record_hash"]),
-                fields["decision_id"], content,
-            )  # fmt: skip
+            seq, prev, record_hash, decision_id = row[0], row[1], row[2], row[3]
+            if seq == scan.head.seq + 1 and prev == scan.head.record_hash:
+                report.broken = check_record(row, proven)  # links first, as take() orders them
+                if report.broken is not None:
+                    break
+            report.broken = scan.take(seq, prev, record_hash, decision_id, None)
             if report.broken is not None:
                 break
             report.checked += 1
@@ -322,6 +323,9 @@ async def verify_chain(
                 progress(report.checked, total)
             if on_verified is not None:
                 on_verified(scan.head)
+    if report.broken is not None and report.broken.seq > start:
+        since = max([start, *(w.size for w in all_witnesses if w.size < report.broken.seq)])
+        report.broken = await confirm_first_break(conn, report.broken, since, proven)
     report.head = scan.head
     report.witnesses = scan.matched
     if report.broken is None:

@@ -12,16 +12,20 @@ seams. See docs/audit.md ("Verify at speed").
 from __future__ import annotations
 
 import asyncio
+import binascii
 import multiprocessing
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from hashlib import sha256
 from typing import Any
 
 import asyncpg
+from orjson import Fragment, dumps
 
 from services.audit.canonical import NotCanonicalError
 from services.audit.chain import ChainBreak, link_hash
 from services.audit.records import RECORD_COLUMNS, content_of
+from services.common.db import Conn
 
 #: a timestamp as canonical_timestamp() writes it, formatted by the server
 _TEXT_MOMENT = "to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS {c}"
@@ -40,12 +44,54 @@ CONTENT_ROWS = (
 )
 ALTERED = "record_hash does not match the record's content (content was altered)"
 
-ContentCheck = Callable[[int, int], Awaitable[ChainBreak | None]]
-"""Checks the contents of records ``first..last``; the first break found, or None."""
+ContentCheck = Callable[[int, int, int], Awaitable[ChainBreak | None]]
+"""Checks the contents of records ``first..last``; the first break found, or None.
+
+The third argument is the highest record a witness covers (:func:`check_record`'s ``proven``).
+"""
+
+_B64 = binascii.b2a_base64
+
+
+def stored_content(row: asyncpg.Record | tuple[Any, ...]) -> bytes:
+    """The content of a record read with :data:`CONTENT_ROWS`, its decision as the stored bytes.
+
+    The canonical content (:func:`~services.audit.records.content_of`) whenever the stored text
+    is canonical, built with one dict in the content's key order (no per-column conversion, no
+    parse of the decision). For other text it differs, and so does the hash.
+    """
+    content = {
+        "catalogue_version": row[9],
+        "control_ids": row[17],
+        "decided_at": row[11],
+        "decision": Fragment(row[19]),
+        "decision_id": row[3],
+        "event_id": row[5],
+        "exporter_id": row[6],
+        "license_ids": row[18],
+        "outcome": row[7],
+        "reason_codes": row[16],
+        "recorded_at": row[12],
+        "shipment_id": row[4],
+    }
+    if row[21] is not None:
+        content["signature"] = _B64(row[21], newline=False).decode("ascii")
+    if row[20] is not None:
+        content["signature_key_id"] = row[20]
+    content["source_offset"] = row[15]
+    content["source_partition"] = row[14]
+    content["source_topic"] = row[13]
+    content["supersedes"] = row[10]
+    content["trigger"] = row[8]
+    return dumps(content)
 
 
 def check_row(fields: dict[str, Any]) -> ChainBreak | None:
-    """Whether one stored record's hash is that of its own ``prev_hash`` and content."""
+    """The exact check: the record's content recomputed from its parsed, re-canonicalised text.
+
+    Refuses a decision text that is not JSON or repeats a key, and compares the hash of the
+    canonical content with the stored one.
+    """
     seq, decision_id = fields["seq"], fields["decision_id"]
     try:
         content = content_of(fields)
@@ -56,8 +102,22 @@ def check_row(fields: dict[str, Any]) -> ChainBreak | None:
     return None
 
 
+def check_record(row: asyncpg.Record, proven: int) -> ChainBreak | None:
+    """Whether one stored record's hash is that of its own ``prev_hash`` and content.
+
+    A record at or below ``proven`` (the highest record a signed tree head or a checkpoint
+    covers) whose stored bytes hash to its ``record_hash`` passes without parsing its decision:
+    the writer only ever hashes canonical text, and the witness pins the hash the writer made
+    (docs/adr/0041). Every other record, and any record whose stored bytes do not give its hash
+    (rows from before migration 0002, tampering), gets the exact check of :func:`check_row`.
+    """
+    if row[0] <= proven and sha256(row[1] + stored_content(row)).digest() == row[2]:
+        return None
+    return check_row(dict(row))
+
+
 async def check_contents(
-    conn: asyncpg.Connection, first: int, last: int, chunk: int = 2000
+    conn: Conn, first: int, last: int, proven: int = 0, chunk: int = 5000
 ) -> ChainBreak | None:
     """The first record in ``first..last`` whose content does not give its hash."""
     after = first - 1
@@ -66,20 +126,47 @@ async def check_contents(
         if not rows:
             return None
         for row in rows:
-            broken = check_row(dict(row))
+            broken = check_record(row, proven)
             if broken is not None:
                 return broken
-        after = rows[-1]["seq"]
+        after = rows[-1][0]
     return None
 
 
-def _check_range(dsn: str, first: int, last: int) -> tuple[int, str, str] | None:
+async def confirm_first_break(
+    conn: Conn, broken: ChainBreak, since: int, proven: int
+) -> ChainBreak:
+    """The break the exact check would have named first, given the first one found at speed.
+
+    Records in ``since+1 .. broken.seq`` (``since``: the highest witness below the break, which
+    held) that passed by their stored bytes alone are not yet proven canonical: the witness that
+    would prove them is the one that failed, or lies beyond a link that failed. They are checked
+    again exactly; an earlier break there, or one at the same record that the exact pass would
+    have reported first (a content problem comes before a tree head's, after a link's), wins.
+    """
+    upto = min(broken.seq, proven)
+    if upto <= since:
+        return broken
+    exact = await check_contents(conn, since + 1, upto)
+    if exact is None or exact.seq > broken.seq:
+        return broken
+    if exact.seq == broken.seq and is_link_problem(broken):
+        return broken
+    return exact
+
+
+def is_link_problem(broken: ChainBreak) -> bool:
+    """A missing record or a ``prev_hash`` that does not match: found before the content."""
+    return "is missing" in broken.problem or broken.problem.startswith("prev_hash")
+
+
+def _check_range(dsn: str, first: int, last: int, proven: int) -> tuple[int, str, str] | None:
     """Worker process: :func:`check_contents` on a connection of its own."""
 
     async def run() -> ChainBreak | None:
         conn = await asyncpg.connect(dsn, server_settings={"default_transaction_read_only": "on"})
         try:
-            return await check_contents(conn, first, last)
+            return await check_contents(conn, first, last, proven)
         finally:
             await conn.close()
 
@@ -95,11 +182,13 @@ class RangeWorkers:
         self.workers = workers
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
-    async def __call__(self, first: int, last: int) -> ChainBreak | None:
+    async def __call__(self, first: int, last: int, proven: int = 0) -> ChainBreak | None:
         loop = asyncio.get_running_loop()
         step = max(1, -(-(last - first + 1) // self.workers))
         jobs = [
-            loop.run_in_executor(self._pool, _check_range, self._dsn, lo, min(last, lo + step - 1))
+            loop.run_in_executor(
+                self._pool, _check_range, self._dsn, lo, min(last, lo + step - 1), proven
+            )
             for lo in range(first, last + 1, step)
         ]
         found = [b for b in await asyncio.gather(*jobs) if b is not None]
