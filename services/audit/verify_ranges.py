@@ -108,7 +108,7 @@ def check_record(row: asyncpg.Record, proven: int) -> ChainBreak | None:
     A record at or below ``proven`` (the highest record a signed tree head or a checkpoint
     covers) whose stored bytes hash to its ``record_hash`` passes without parsing its decision:
     the writer only ever hashes canonical text, and the witness pins the hash the writer made
-    (docs/adr/0041). Every other record, and any record whose stored bytes do not give its hash
+    (docs/adr/0018). Every other record, and any record whose stored bytes do not give its hash
     (rows from before migration 0002, tampering), gets the exact check of :func:`check_row`.
     """
     if row[0] <= proven and sha256(row[1] + stored_content(row)).digest() == row[2]:
@@ -180,7 +180,12 @@ class RangeWorkers:
     def __init__(self, dsn: str, workers: int) -> None:
         self._dsn = dsn
         self.workers = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        # A fork server, started once with this module imported, forks the workers: each starts
+        # in milliseconds instead of importing everything again (~0.4 s of CPU per spawned
+        # worker), and none inherits the caller's event loop or threads as a plain fork would.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        self._pool = ProcessPoolExecutor(workers, mp_context=context)
 
     async def __call__(self, first: int, last: int, proven: int = 0) -> ChainBreak | None:
         loop = asyncio.get_running_loop()
