@@ -17,6 +17,7 @@ from services.audit.records import (
     content_of,
     pending_record,
 )
+from services.audit.verify_command import PARALLEL_FROM, auto_workers
 from services.audit.verify_ranges import stored_content
 from tests.unit.audit.factories import make_decision
 
@@ -71,3 +72,13 @@ def test_text_that_is_not_canonical_gives_other_bytes(edit: Any) -> None:
     record = _record(2, ("ed25519:abc", b"s" * 64))
     text = record.decision_json
     assert stored_content(_as_read(record, edit(text))) != record.content
+
+
+def test_verify_starts_workers_only_for_a_large_recomputation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert auto_workers(PARALLEL_FROM - 1) == 0  # a resumed run, a small store: no process start
+    assert auto_workers(PARALLEL_FROM) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert auto_workers(10**6) == 1
