@@ -1,4 +1,4 @@
-"""``stored_content``: the content verify hashes at speed is the writer's, byte for byte."""
+"""Verify at speed: the content hashed from the stored bytes is the writer's, byte for byte."""
 
 from __future__ import annotations
 
