@@ -256,7 +256,8 @@ async def verify_chain(
 
     ``witnesses`` are the checkpoints and outside tree heads to hold the store to; with
     ``keys`` (the log's public keys) the store's own tree heads are checked and used too.
-    ``on_verified`` is called with the head after each verified chunk (to write checkpoints).
+    ``on_verified`` is called with the head after each verified chunk (to write checkpoints), or
+    with the last witness below it while records there rest on a witness still ahead.
     With ``contents`` (e.g. :class:`~services.audit.verify_ranges.RangeWorkers`) the contents
     of each ``window`` of records are recomputed by it, in parallel with one ordered pass here
     over the chain columns that checks every link, seq and signed root.
@@ -303,7 +304,7 @@ async def verify_chain(
         if progress is not None:
             progress(report.checked, total)
         if on_verified is not None:
-            on_verified(scan.head)
+            on_verified(_settled(scan.head, proven, all_witnesses))
     while contents is None and report.broken is None:
         rows = await conn.fetch(_FULL, scan.head.seq, top.seq, chunk_size)
         if not rows:
@@ -322,7 +323,7 @@ async def verify_chain(
             if progress is not None:
                 progress(report.checked, total)
             if on_verified is not None:
-                on_verified(scan.head)
+                on_verified(_settled(scan.head, proven, all_witnesses))
     if report.broken is not None and report.broken.seq > start:
         since = max([start, *(w.size for w in all_witnesses if w.size < report.broken.seq)])
         report.broken = await confirm_first_break(conn, report.broken, since, proven)
@@ -340,6 +341,22 @@ async def verify_chain(
     if report.broken is None:
         await _verify_rejected(conn, all_witnesses, report)
     return report
+
+
+def _settled(head: ChainHead, proven: int, witnesses: list[Witness]) -> ChainHead:
+    """The highest record below ``head`` that a checkpoint may pin.
+
+    Records up to ``proven`` passed by their stored bytes (``check_record``) are settled only once
+    a witness at or above them has held; those above ``proven`` were checked exactly.
+    """
+    if head.seq > proven:
+        return head
+    held = [w for w in witnesses if w.size <= head.seq and w.record_hash is not None]
+    if not held:
+        return ChainHead.genesis()
+    w = max(held, key=lambda w: w.size)
+    assert w.record_hash is not None
+    return ChainHead(w.size, w.record_hash)
 
 
 async def _links(conn: Conn, scan: _Scan, last: int, chunk_size: int) -> ChainBreak | None:

@@ -17,7 +17,7 @@ import pytest
 from deploy.local import RuntimeState
 from services.audit import verify as verify_module
 from services.audit import verify_ranges
-from services.audit.chain import ChainBreak
+from services.audit.chain import ChainBreak, ChainHead
 from services.audit.verify import VerifyReport, verify_chain
 from services.audit.verify_command import verify_store
 from services.audit.verify_ranges import ALTERED, RangeWorkers, check_row
@@ -322,3 +322,36 @@ async def test_a_removed_record_under_the_heads_is_missing(
     where = _same(await _witnessed(store, monkeypatch))
     assert where is not None
     assert (where[0], "missing" in where[1]) == (13, True)
+
+
+async def test_no_checkpoint_is_offered_over_a_record_no_witness_has_settled_yet(
+    store: AuditDatabase,
+) -> None:
+    """Record 12 passes by its re-hashed bytes until the head at 20 fails: no checkpoint may
+    have pinned it (or anything after it) before then, in one process or with workers."""
+    async with as_owner(store) as owner:
+        await _set_text(owner, 12, _repeat_outcome)
+        await _rehash_from(owner, 12)
+    conn = await store.connect("auditor")
+    ranges = RangeWorkers(store.dsn("auditor"), 2)
+    single: list[ChainHead] = []
+    parallel: list[ChainHead] = []
+    try:
+        one = await verify_chain(conn, keys=LOG_KEYS, chunk_size=4, on_verified=single.append)
+        two = await verify_chain(
+            conn, keys=LOG_KEYS, contents=ranges, window=WINDOW, on_verified=parallel.append
+        )
+        stored = {
+            r["seq"]: bytes(r["record_hash"])
+            for r in await conn.fetch("SELECT seq, record_hash FROM audit.decisions_v")
+        }
+    finally:
+        ranges.close()
+        await conn.close()
+    assert _where(one) == _where(two)
+    assert one.broken is not None
+    assert one.broken.seq == 12
+    assert [h.seq for h in single] == [0, 0, 10, 10]  # after records 4, 8, 12, 16: the head at 10
+    assert [h.seq for h in parallel] == [10]  # after the window 1-12
+    for head in single + parallel:
+        assert head.seq == 0 or stored[head.seq] == head.record_hash
