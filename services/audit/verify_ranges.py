@@ -6,7 +6,8 @@ the server formats them) and recomputes ``record_hash = SHA-256(prev_hash ‖ co
 links *between* records - every ``prev_hash`` is the previous record's hash, no seq missing,
 the tree's root at every signed head - are checked by :func:`~services.audit.verify.verify_chain`
 in one ordered pass over the chain columns only, which is what stitches the ranges at their
-seams. See docs/audit.md ("Verify at speed").
+seams. A record a witness covers passes by the hash of its stored bytes (:func:`check_record`,
+ADR 0018); the others get the exact check. See docs/audit.md ("Verify at speed").
 """
 
 from __future__ import annotations
