@@ -22,9 +22,9 @@ from hashlib import sha256
 from typing import Any
 
 import asyncpg
-from orjson import Fragment, dumps
+from orjson import Fragment, JSONDecodeError, dumps, loads
 
-from services.audit.canonical import NotCanonicalError
+from services.audit.canonical import NotCanonicalError, canonical_bytes
 from services.audit.chain import ChainBreak, link_hash
 from services.audit.records import RECORD_COLUMNS, content_of
 from services.common.db import Conn
@@ -140,12 +140,28 @@ def check_record(row: asyncpg.Record, proven: int) -> ChainBreak | None:
     A record at or below ``proven`` (the highest record a signed tree head or a checkpoint
     covers) whose stored bytes hash to its ``record_hash`` passes without parsing its decision:
     the writer only ever hashes canonical text, and the witness pins the hash the writer made
-    (docs/adr/0018). Every other record, and any record whose stored bytes do not give its hash
-    (rows from before migration 0002, tampering), gets the exact check of :func:`check_row`.
+    (docs/adr/0018). Above ``proven`` the text is first parsed to prove it canonical, and then
+    hashed the same way. Every record that fails either (rows from before migration 0002,
+    tampering) gets the exact check of :func:`check_row`, which names the problem.
     """
-    if row[0] <= proven and sha256(row[1] + stored_content(row)).digest() == row[2]:
+    if (row[0] <= proven or is_canonical_text(row[19])) and sha256(
+        row[1] + stored_content(row)
+    ).digest() == row[2]:
         return None
     return check_row(dict(row))
+
+
+def is_canonical_text(text: str) -> bool:
+    """Whether ``text`` is JSON in canonical form (so no object in it repeats a key).
+
+    :func:`~services.audit.records.stored_decision`'s test, without building the content from a
+    dict of columns: parse, write canonically, compare the bytes.
+    """
+    raw = text.encode("utf-8")
+    try:
+        return canonical_bytes(loads(raw)) == raw
+    except (JSONDecodeError, NotCanonicalError):
+        return False
 
 
 async def check_contents(
@@ -157,10 +173,8 @@ async def check_contents(
         rows = await conn.fetch(CONTENT_ROWS, after, last, chunk)
         if not rows:
             return None
-        for row in rows:  # check_record, inlined: this loop runs once per record
-            if row[0] <= proven and sha256(row[1] + stored_content(row)).digest() == row[2]:
-                continue
-            broken = check_row(dict(row))
+        for row in rows:
+            broken = check_record(row, proven)
             if broken is not None:
                 return broken
         after = rows[-1][0]

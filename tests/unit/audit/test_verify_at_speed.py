@@ -18,7 +18,7 @@ from services.audit.records import (
     pending_record,
 )
 from services.audit.verify_command import PARALLEL_FROM, auto_workers
-from services.audit.verify_ranges import stored_content
+from services.audit.verify_ranges import is_canonical_text, stored_content
 from tests.unit.audit.factories import make_decision
 
 SOURCE = SourceCoordinates("decisions.v1", 3, 1234)
@@ -82,3 +82,25 @@ def test_verify_starts_workers_only_for_a_large_recomputation(
     assert auto_workers(PARALLEL_FROM) == 2
     monkeypatch.setattr("os.cpu_count", lambda: None)
     assert auto_workers(10**6) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ('{"a":1,"b":["x","ü"]}', True),
+        ('{"a": 1,"b":["x","ü"]}', False),  # spacing
+        ('{"b":["x","ü"],"a":1}', False),  # key order
+        ('{"a":1,"a":2}', False),  # a repeated key
+        ('{"a":"\\u00fc"}', False),  # an escape canonical JSON does not write
+        ('{"a":1e0}', False),  # a number written another way
+        ('{"a":1', False),  # not JSON
+        ('{"a":123456789012345678901234567890}', False),  # beyond what the writer can hash
+    ],
+)
+def test_canonical_text_is_told_apart_from_every_other_form(text: str, canonical: bool) -> None:
+    assert is_canonical_text(text) is canonical
+
+
+def test_every_decision_the_writer_stores_is_canonical_text() -> None:
+    for n in range(1, 7):
+        assert is_canonical_text(_record(n, None).decision_json)
