@@ -195,8 +195,13 @@ def verify(
         Path | None, typer.Option(help="the audit log's public key (PEM)")
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=0, help="processes recomputing record hashes over ranges")
-    ] = 0,
+        int | None,
+        typer.Option(
+            min=0,
+            help="processes recomputing record hashes over ranges (default: one per core from"
+            " 50,000 records to recompute; 0: this process alone)",
+        ),
+    ] = None,
 ) -> None:
     """Check the chain, the tree against every signed head and checkpoint; exit 1 if broken."""
     from rich.console import Console
@@ -215,7 +220,7 @@ def verify(
         echo=typer.echo,
         progress=Console(stderr=True).print,
         workers=workers,
-        dsn=get_settings().dsn_for("auditor") if workers else None,
+        dsn=get_settings().dsn_for("auditor") if workers != 0 else None,
     )
     raise typer.Exit(outcome)
 

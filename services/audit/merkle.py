@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 
 
 def leaf_hash(record_hash: bytes) -> bytes:
@@ -50,22 +51,26 @@ class Frontier:
     """The tree's right edge (one perfect subtree per set bit of its size): O(log n) state.
 
     Appending a leaf costs one leaf hash and, amortised, one node hash; the root of the tree so
-    far is available at any time. This is what the writer keeps between batches.
+    far is available at any time. This is what the writer keeps between batches, and what
+    ``verify`` extends once per record: the subtrees' sizes are the set bits of ``size``
+    (largest first), so the stack holds only their hashes, and appending merges as many of them
+    as ``size`` has trailing one bits.
     """
 
     __slots__ = ("_stack", "size")
 
     def __init__(self) -> None:
-        self._stack: list[tuple[bytes, int]] = []
+        self._stack: list[bytes] = []
         self.size = 0
 
     def append(self, record_hash: bytes) -> None:
         stack = self._stack
-        stack.append((leaf_hash(record_hash), 1))
-        while len(stack) > 1 and stack[-1][1] == stack[-2][1]:
-            right, count = stack.pop()
-            left, _ = stack.pop()
-            stack.append((node_hash(left, right), count * 2))
+        node = _sha256(b"\x00" + record_hash).digest()
+        merges = self.size
+        while merges & 1:
+            node = _sha256(b"\x01" + stack.pop() + node).digest()
+            merges >>= 1
+        stack.append(node)
         self.size += 1
 
     def extend(self, record_hashes: Iterable[bytes]) -> None:
@@ -75,8 +80,8 @@ class Frontier:
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
-        root = self._stack[-1][0]
-        for subtree, _ in reversed(self._stack[:-1]):
+        root = self._stack[-1]
+        for subtree in reversed(self._stack[:-1]):
             root = node_hash(subtree, root)
         return root
 

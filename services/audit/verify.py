@@ -28,13 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.audit.canonical import NotCanonicalError
 from services.audit.chain import ChainBreak, ChainHead, link_hash
 from services.audit.merkle import Frontier
-from services.audit.records import content_of
 from services.audit.store import rejected_content
 from services.audit.tree_head import SignedTreeHead, TreeHeadError
-from services.audit.verify_ranges import CONTENT_ROWS, ContentCheck
+from services.audit.verify_ranges import (
+    CONTENT_ROWS,
+    ContentCheck,
+    check_record,
+    confirm_first_break,
+)
 from services.common.db import Conn
 from services.common.signing import KeyRing
 
@@ -253,7 +256,8 @@ async def verify_chain(
 
     ``witnesses`` are the checkpoints and outside tree heads to hold the store to; with
     ``keys`` (the log's public keys) the store's own tree heads are checked and used too.
-    ``on_verified`` is called with the head after each verified chunk (to write checkpoints).
+    ``on_verified`` is called with the head after each verified chunk (to write checkpoints), or
+    with the last witness below it while records there rest on a witness still ahead.
     With ``contents`` (e.g. :class:`~services.audit.verify_ranges.RangeWorkers`) the contents
     of each ``window`` of records are recomputed by it, in parallel with one ordered pass here
     over the chain columns that checks every link, seq and signed root.
@@ -286,9 +290,11 @@ async def verify_chain(
             if report.broken is not None:
                 break
     total = max(0, top.seq - start)
+    # Records up to the highest witness pass by their stored bytes' hash (check_record).
+    proven = max((w.size for w in all_witnesses if w.size <= top.seq), default=0)
     while contents is not None and report.broken is None and scan.head.seq < top.seq:
         first, last = scan.head.seq + 1, min(top.seq, scan.head.seq + window)
-        recomputed = asyncio.ensure_future(contents(first, last))
+        recomputed = asyncio.ensure_future(contents(first, last, proven))
         linked = await _links(conn, scan, last, chunk_size)
         breaks = [b for b in (linked, await recomputed) if b is not None]
         if breaks:
@@ -298,22 +304,18 @@ async def verify_chain(
         if progress is not None:
             progress(report.checked, total)
         if on_verified is not None:
-            on_verified(scan.head)
+            on_verified(_settled(scan.head, proven, all_witnesses))
     while contents is None and report.broken is None:
         rows = await conn.fetch(_FULL, scan.head.seq, top.seq, chunk_size)
         if not rows:
             break
         for row in rows:
-            fields = dict(row)
-            try:
-                content = content_of(fields)
-            except NotCanonicalError as exc:
-                report.broken = ChainBreak(fields["seq"], fields["decision_id"], str(exc))
-                break
-            report.broken = scan.take(
-                fields["seq"], bytes(fields["prev_hash"]), bytes(fields["record_hash"]),
-                fields["decision_id"], content,
-            )  # fmt: skip
+            seq, prev, record_hash, decision_id = row[0], row[1], row[2], row[3]
+            if seq == scan.head.seq + 1 and prev == scan.head.record_hash:
+                report.broken = check_record(row, proven)  # links first, as take() orders them
+                if report.broken is not None:
+                    break
+            report.broken = scan.take(seq, prev, record_hash, decision_id, None)
             if report.broken is not None:
                 break
             report.checked += 1
@@ -321,7 +323,10 @@ async def verify_chain(
             if progress is not None:
                 progress(report.checked, total)
             if on_verified is not None:
-                on_verified(scan.head)
+                on_verified(_settled(scan.head, proven, all_witnesses))
+    if report.broken is not None and report.broken.seq > start:
+        since = max([start, *(w.size for w in all_witnesses if w.size < report.broken.seq)])
+        report.broken = await confirm_first_break(conn, report.broken, since, proven)
     report.head = scan.head
     report.witnesses = scan.matched
     if report.broken is None:
@@ -336,6 +341,22 @@ async def verify_chain(
     if report.broken is None:
         await _verify_rejected(conn, all_witnesses, report)
     return report
+
+
+def _settled(head: ChainHead, proven: int, witnesses: list[Witness]) -> ChainHead:
+    """The highest record below ``head`` that a checkpoint may pin.
+
+    Records up to ``proven`` passed by their stored bytes (``check_record``) are settled only once
+    a witness at or above them has held; those above ``proven`` were checked exactly.
+    """
+    if head.seq > proven:
+        return head
+    held = [w for w in witnesses if w.size <= head.seq and w.record_hash is not None]
+    if not held:
+        return ChainHead.genesis()
+    w = max(held, key=lambda w: w.size)
+    assert w.record_hash is not None
+    return ChainHead(w.size, w.record_hash)
 
 
 async def _links(conn: Conn, scan: _Scan, last: int, chunk_size: int) -> ChainBreak | None:

@@ -9,6 +9,7 @@ replaces what it saw, ``--full`` or not.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from services.audit.verify import (
     append_checkpoint,
     check_signed,
     read_checkpoints,
+    stored_head,
     verify_chain,
     witnesses_of,
 )
@@ -26,6 +28,14 @@ from services.audit.verify_ranges import RangeWorkers
 from services.common.signing import KeyFileError, KeyRing
 
 CHECKPOINT_EVERY = 100_000
+PARALLEL_FROM = 50_000
+"""With the worker count left to verify: workers when at least this many records are recomputed
+(below it, starting them costs more than they save)."""
+
+
+def auto_workers(to_recompute: int) -> int:
+    """One worker per core for a large recomputation (the main process checks the links)."""
+    return (os.cpu_count() or 1) if to_recompute >= PARALLEL_FROM else 0
 
 
 def run_verify(**kwargs: Any) -> int:
@@ -42,13 +52,14 @@ async def verify_store(
     connect: Callable[[], Awaitable[Any]],
     echo: Callable[[str], Any],
     progress: Callable[[str], Any],
-    workers: int = 0,
+    workers: int | None = 0,
     dsn: str | None = None,
 ) -> int:
     """Verify; print the outcome; return the exit code (0 OK, 1 broken or unusable input).
 
     With ``workers`` > 0 and the auditor's ``dsn``, record contents are recomputed by that many
-    processes over ranges (:mod:`services.audit.verify_ranges`) while this one checks the links.
+    processes over ranges (:mod:`services.audit.verify_ranges`) while this one checks the links;
+    ``None`` chooses by the number of records to recompute (:func:`auto_workers`).
     """
     checkpoints, problems = read_checkpoints(checkpoint_file)
     heads = read_anchor_file(anchor_file) if anchor_file is not None else None
@@ -83,7 +94,10 @@ async def verify_store(
 
     async def check() -> int:
         conn = await connect()
-        ranges = RangeWorkers(dsn, workers) if workers > 0 and dsn is not None else None
+        count = workers
+        if count is None:
+            count = auto_workers((await stored_head(conn)).seq - (resume.seq if resume else 0))
+        ranges = RangeWorkers(dsn, count) if count > 0 and dsn is not None else None
         try:
             report = await verify_chain(
                 conn,

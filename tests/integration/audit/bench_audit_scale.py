@@ -10,7 +10,8 @@ every reason code), lets PostgreSQL analyse it, then reports:
   ASGI: routing, auth, the pool, JSON) - first pages and pages after a cursor;
 * the wall time of ``lodestone audit query`` as a fresh process, for a few of them;
 * the rows each query's plan examines (EXPLAIN ANALYZE), the figure that must not grow with N;
-* full ``verify`` throughput, and bytes per record on disk (table, TOAST, indexes, terms).
+* the wall time of ``lodestone audit verify --full`` as a fresh process, in one process and with
+  workers, against every signed head; and bytes per record on disk (table, TOAST, indexes, terms).
 
 The figures go to ``.bench/audit-scale.json``; the scratch database is dropped afterwards unless
 ``LODESTONE_BENCH_KEEP=1``.
@@ -35,6 +36,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import ConsumerRecord, TopicPartition
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from deploy.local import Runtime, RuntimeState
 from services.audit.api import create_app
@@ -43,7 +45,6 @@ from services.audit.decisions_ingest import DecisionsIngest
 from services.audit.metrics import AuditMetrics
 from services.audit.queries import DecisionFilter, build_listing
 from services.audit.tree_log import TreeLog
-from services.audit.verify import verify_chain
 from services.common.logging import configure_logging
 from services.common.migrations import SERVICES_DIR, apply_migrations
 from tests.integration.audit.conftest import _with_database, superuser_connect
@@ -286,21 +287,48 @@ def projected(
     return out
 
 
-async def verify_rate(auditor_dsn: str) -> dict[str, float]:
-    conn = await asyncpg.connect(auditor_dsn)
-    try:
+VERIFY_WORKERS = (0, 2)
+"""``--workers`` values ``verify --full`` is timed with: one process, and one per core here."""
+
+
+def verify_rate(
+    auditor_dsn: str, count: int, anchors: Path, log_key: Path, workers: int
+) -> dict[str, Any]:
+    """Wall time of ``lodestone audit verify --full`` as a fresh process, against every head.
+
+    The real command (start, connect, every signed head in the store and the anchor file held to
+    the recomputed tree, rejected records), with a checkpoint file of its own so that nothing is
+    resumed; records/s counts the process start too.
+    """
+    env = {**os.environ, "LODESTONE_AUDITOR_DATABASE_URL": auditor_dsn}
+    exe = str(Path(sys.executable).with_name("lodestone"))
+    with tempfile.TemporaryDirectory(prefix="verify-") as scratch:
+        args = [
+            exe, "audit", "verify", "--full", "--workers", str(workers),
+            "--checkpoint-file", str(Path(scratch) / "checkpoints.jsonl"),
+            "--anchor-file", str(anchors), "--log-public-key", str(log_key),
+        ]  # fmt: skip
         started = time.perf_counter()
-        report = await verify_chain(conn)
+        done = subprocess.run(args, env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
-    finally:
-        await conn.close()
-    if report.broken is not None:
-        raise AssertionError(report.broken)
+    if done.returncode != 0 or f"OK: {count} record(s) recomputed" not in done.stdout:
+        raise AssertionError(f"verify failed: {done.stdout}{done.stderr}")
     return {
-        "records": report.checked,
-        "seconds": round(elapsed, 1),
-        "records_per_s": round(report.checked / elapsed),
+        "workers": workers,
+        "records": count,
+        "seconds": round(elapsed, 2),
+        "records_per_s": round(count / elapsed),
+        "load_average": round(os.getloadavg()[0], 2),
     }
+
+
+def log_public_key(directory: Path) -> Path:
+    """The log's public key (PEM), as an auditor holds it."""
+    path = directory / "log.pub.pem"
+    path.write_bytes(
+        LOG_SIGNER.public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    return path
 
 
 async def sizes(su: asyncpg.Connection[Any], count: int) -> dict[str, Any]:
@@ -374,7 +402,10 @@ async def bench(state: RuntimeState, count: int, anchors: Path) -> dict[str, Any
             result["examined_rows_at_half"], result["examined_rows"], count, 10_000_000
         )
         print("  verify --full ...", file=sys.stderr)
-        result["verify"] = await verify_rate(dsn["auditor"])
+        key = log_public_key(anchors.parent)
+        result["verify"] = [
+            verify_rate(dsn["auditor"], count, anchors, key, workers) for workers in VERIFY_WORKERS
+        ]
     finally:
         if os.environ.get("LODESTONE_BENCH_KEEP") != "1":
             await su.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -394,9 +425,13 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     print(
         f"{count:,} records: filled at {result['fill_records_per_s']:,}/s;"
-        f" {result['storage']['bytes_per_record']:,} bytes/record;"
-        f" verify {result['verify']['records_per_s']:,} records/s"
+        f" {result['storage']['bytes_per_record']:,} bytes/record"
     )
+    for figures in result["verify"]:
+        print(
+            f"  verify --full --workers {figures['workers']}: {figures['records_per_s']:,}"
+            f" records/s ({figures['seconds']} s, load {figures['load_average']})"
+        )
     half = result.get("examined_rows_at_half", {})
     ahead = result["projected_examined_rows_at_10m"]
     for name, figures in result["api"].items():
