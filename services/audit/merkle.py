@@ -68,6 +68,24 @@ class Frontier:
             stack.append((node_hash(left, right), count * 2))
         self.size += 1
 
+    @classmethod
+    def at(cls, size: int, subtrees: Sequence[bytes]) -> Frontier:
+        """The frontier of a tree of ``size`` leaves from its :meth:`subtrees` (an archive's seam).
+
+        The subtrees' sizes are the set bits of ``size``, largest first.
+        """
+        counts = [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+        if len(counts) != len(subtrees):
+            raise ValueError(f"a tree of {size} leaves has {len(counts)} subtrees on its edge")
+        frontier = cls()
+        frontier._stack = list(zip(subtrees, counts, strict=True))
+        frontier.size = size
+        return frontier
+
+    def subtrees(self) -> list[bytes]:
+        """The roots of the perfect subtrees on the right edge, largest first."""
+        return [subtree for subtree, _ in self._stack]
+
     def extend(self, record_hashes: Iterable[bytes]) -> None:
         for record_hash in record_hashes:
             self.append(record_hash)

@@ -227,9 +227,14 @@ async def shipment_history(conn: Conn, shipment_id: str) -> list[dict[str, Any]]
     return [dict(row) for row in await conn.fetch(_HISTORY, shipment_id)]
 
 
+#: a decision id finds its seq in the one unpartitioned id table (migration 0006), and the seq
+#: its partition (pruned while the statement runs): one index probe each, at any size
+_BY_ID = "WHERE seq = (SELECT seq FROM audit.decision_ids_v WHERE decision_id = $1)"
+
+
 async def decision_by_id(conn: Conn, decision_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        _HISTORY.replace("WHERE shipment_id = $1 ORDER BY seq", "WHERE decision_id = $1"),
+        _HISTORY.replace("WHERE shipment_id = $1 ORDER BY seq", _BY_ID),
         decision_id,
     )
     return None if row is None else dict(row)

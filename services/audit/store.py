@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from services.audit.canonical import canonical_bytes, canonical_timestamp
 from services.audit.chain import ChainHead, extend
+from services.audit.partitions import PartitionsAhead, missing_partition
 from services.audit.records import RECORD_COLUMNS, PendingRecord, SourceCoordinates
 from services.audit.tree_head import SignedTreeHead
 from services.audit.tree_log import TreeLog
@@ -105,7 +108,8 @@ class BatchResult:
     """The head signed for this batch (None when the batch changed nothing, or no tree)."""
 
 
-_EXISTING = "SELECT decision_id FROM audit.decision_records WHERE decision_id = ANY($1::text[])"
+#: every decision id ever recorded (migration 0006: one small table, archived partitions included)
+_EXISTING = "SELECT decision_id FROM audit.decision_ids WHERE decision_id = ANY($1::text[])"
 _HEAD = "SELECT seq, record_hash FROM audit.decision_records ORDER BY seq DESC LIMIT 1"
 _INSERT_REJECTED = """
 INSERT INTO audit.rejected_records
@@ -195,39 +199,50 @@ async def write_batch(
     *,
     on_sent: Callable[[], None] | None = None,
     tree: TreeLog | None = None,
+    ahead: PartitionsAhead | None = None,
 ) -> BatchResult:
     """Insert ``records`` (idempotent on decision_id) and ``rejected`` in one transaction.
 
     ``on_sent`` is called once the rows have been handed to the connection, while the database
     is still working on them (and before the commit): the caller may prepare the next batch.
-    With ``tree``, a batch that adds anything also stores a new signed tree head.
+    With ``tree``, a batch that adds anything also stores a new signed tree head. ``ahead``
+    remembers the partitions already created ahead of the chain (without it, every batch asks).
     """
     result = BatchResult()
     pending_head = None
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
-        ids = [record.decision_id for record in records]
-        stored = {row[0] for row in await conn.fetch(_EXISTING, ids)} if ids else set()
-        fresh = _first_of_each(records, stored)
-        head = before = await read_head(conn)
-        links = list(zip(fresh, extend(head, (r.content for r in fresh)), strict=True))
-        rows = [record.row(seq, prev, digest) for record, (seq, prev, digest) in links]
-        if links:
-            _, (seq, _, digest) = links[-1]
-            head = ChainHead(seq, digest)
-            await conn.copy_records_to_table(
-                "decision_records",
-                schema_name="audit",
-                columns=RECORD_COLUMNS,
-                records=rows if on_sent is None else _then(rows, on_sent),
-            )
-        elif on_sent is not None:
-            on_sent()
-        new_rejections = await _fresh_rejections(conn, rejected or [])
-        rejected_head = await _chain_rejections(conn, new_rejections)
-        if tree is not None and (links or new_rejections or tree.size != head.seq):
-            hashes = [digest for _, (_, _, digest) in links]
-            pending_head = await tree.prepare(conn, before, hashes, rejected_head)
+    ahead = PartitionsAhead() if ahead is None else ahead
+    if records:
+        await ahead.ensure(conn, len(records))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
+            ids = [record.decision_id for record in records]
+            stored = {row[0] for row in await conn.fetch(_EXISTING, ids)} if ids else set()
+            fresh = _first_of_each(records, stored)
+            head = before = await read_head(conn)
+            links = list(zip(fresh, extend(head, (r.content for r in fresh)), strict=True))
+            rows = [record.row(seq, prev, digest) for record, (seq, prev, digest) in links]
+            if links:
+                _, (seq, _, digest) = links[-1]
+                head = ChainHead(seq, digest)
+                await conn.copy_records_to_table(
+                    "decision_records",
+                    schema_name="audit",
+                    columns=RECORD_COLUMNS,
+                    records=rows if on_sent is None else _then(rows, on_sent),
+                )
+            elif on_sent is not None:
+                on_sent()
+            new_rejections = await _fresh_rejections(conn, rejected or [])
+            rejected_head = await _chain_rejections(conn, new_rejections)
+            if tree is not None and (links or new_rejections or tree.size != head.seq):
+                hashes = [digest for _, (_, _, digest) in links]
+                pending_head = await tree.prepare(conn, before, hashes, rejected_head)
+    except asyncpg.PostgresError as exc:
+        if missing_partition(exc):
+            ahead.forget()  # another writer moved the chain on: ask again with the retry
+        raise
+    ahead.written(head.seq)
     if tree is not None and pending_head is not None:
         tree.commit(pending_head)
         result.tree_head = pending_head.head

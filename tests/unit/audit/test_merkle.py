@@ -102,3 +102,22 @@ def test_a_signed_tree_head_matches_its_wire_model() -> None:
     )
     wire = WireHead.model_validate(head.to_json())
     assert SignedTreeHead.from_json(wire.model_dump()) == head
+
+
+@given(st.integers(min_value=0, max_value=300), st.integers(min_value=0, max_value=40))
+@settings(max_examples=60, deadline=None)
+def test_a_frontier_kept_at_a_seam_extends_like_the_original(size: int, more: int) -> None:
+    """An archive's seam keeps the tree's edge; the writer and verify go on from it."""
+    hashes = [hashlib.sha256(n.to_bytes(4, "big")).digest() for n in range(size + more)]
+    whole = Frontier()
+    whole.extend(hashes[:size])
+    resumed = Frontier.at(size, whole.subtrees())
+    assert (resumed.size, resumed.root()) == (size, whole.root())
+    whole.extend(hashes[size:])
+    resumed.extend(hashes[size:])
+    assert resumed.root() == whole.root() == root_of([leaf_hash(h) for h in hashes])
+
+
+def test_a_frontier_with_the_wrong_number_of_subtrees_is_refused() -> None:
+    with pytest.raises(ValueError, match="subtrees"):
+        Frontier.at(6, [b"\x00" * 32])  # 6 = 4 + 2: two subtrees on the edge
