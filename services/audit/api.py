@@ -192,7 +192,10 @@ def create_app(
         if first > second:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "first must not exceed second")
         async with request.app.state.pool.acquire() as conn:
-            leaves = await leaf_hashes(conn, second)
+            try:
+                leaves = await leaf_hashes(conn, second)
+            except LookupError as exc:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         if len(leaves) < second:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"the log holds {len(leaves)} records")
         proof = consistency_proof(leaves, first)

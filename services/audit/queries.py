@@ -279,12 +279,19 @@ async def leaf_hashes(conn: Conn, size: int) -> list[bytes]:
     """The Merkle leaf hashes of the first ``size`` records (fewer if the store is shorter).
 
     Read in keyset pages, so that a proof over millions of records is many bounded statements
-    rather than one that the statement timeout would cut off.
+    rather than one that the statement timeout would cut off. Raises LookupError when the
+    oldest records are archived (no proof is made from a tree with its first leaves missing).
     """
     leaves: list[bytes] = []
     after = 0
     while after < size:
         rows = await conn.fetch(_LEAF_HASHES, after, size, LEAF_PAGE)
+        if after == 0 and rows and rows[0][0] != 1:
+            # archived (docs/audit.md "Retention"): a proof without them would be wrong
+            raise LookupError(
+                f"records 1..{rows[0][0] - 1} are archived out of the live store;"
+                " proofs over the tree need them (verify --archive reads them)"
+            )
         leaves.extend(leaf_hash(bytes(row[1])) for row in rows)
         if len(rows) < LEAF_PAGE:
             break

@@ -25,6 +25,7 @@ from deploy.local import RuntimeState
 from services.audit.anchors import AnchorPublisher
 from services.audit.archive_command import ArchiveRefusedError, archive_partitions
 from services.audit.decoding import decode_decision
+from services.audit.evidence_pack import build_pack
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.store import write_batch
 from services.audit.tree_log import TreeLog
@@ -272,3 +273,18 @@ async def test_the_writer_may_not_archive_or_detach(archived: AuditDatabase) -> 
                 await writer.execute(sql)
     finally:
         await writer.close()
+
+
+async def test_no_proof_is_made_from_a_tree_whose_first_leaves_are_archived(
+    archived: AuditDatabase,
+) -> None:
+    """Until proofs start from the seam's tree edge: refused loudly, never a wrong proof."""
+    auditor = await archived.connect("auditor")
+    try:
+        shipment = await auditor.fetchval(
+            "SELECT shipment_id FROM audit.decisions_v WHERE seq = 2400"
+        )
+        with pytest.raises(LookupError, match=r"records 1\.\.2047 are archived"):
+            await build_pack(auditor, shipment)
+    finally:
+        await auditor.close()
