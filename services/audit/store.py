@@ -208,41 +208,55 @@ async def write_batch(
     With ``tree``, a batch that adds anything also stores a new signed tree head. ``ahead``
     remembers the partitions already created ahead of the chain (without it, every batch asks).
     """
+    ahead = PartitionsAhead() if ahead is None else ahead
+    for attempt in (1, 2):
+        if records:
+            await ahead.ensure(conn, len(records))
+        try:
+            result = await _write_in_transaction(conn, records, rejected, on_sent, tree)
+        except asyncpg.PostgresError as exc:
+            if attempt == 2 or not missing_partition(exc):
+                raise
+            ahead.forget()  # another writer took the chain past what this one knew: ask again
+            continue
+        ahead.written(result.head.seq if result.head is not None else 0)
+        return result
+    raise AssertionError("unreachable")
+
+
+async def _write_in_transaction(
+    conn: Conn,
+    records: list[PendingRecord],
+    rejected: list[Rejected] | None,
+    on_sent: Callable[[], None] | None,
+    tree: TreeLog | None,
+) -> BatchResult:
     result = BatchResult()
     pending_head = None
-    ahead = PartitionsAhead() if ahead is None else ahead
-    if records:
-        await ahead.ensure(conn, len(records))
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
-            ids = [record.decision_id for record in records]
-            stored = {row[0] for row in await conn.fetch(_EXISTING, ids)} if ids else set()
-            fresh = _first_of_each(records, stored)
-            head = before = await read_head(conn)
-            links = list(zip(fresh, extend(head, (r.content for r in fresh)), strict=True))
-            rows = [record.row(seq, prev, digest) for record, (seq, prev, digest) in links]
-            if links:
-                _, (seq, _, digest) = links[-1]
-                head = ChainHead(seq, digest)
-                await conn.copy_records_to_table(
-                    "decision_records",
-                    schema_name="audit",
-                    columns=RECORD_COLUMNS,
-                    records=rows if on_sent is None else _then(rows, on_sent),
-                )
-            elif on_sent is not None:
-                on_sent()
-            new_rejections = await _fresh_rejections(conn, rejected or [])
-            rejected_head = await _chain_rejections(conn, new_rejections)
-            if tree is not None and (links or new_rejections or tree.size != head.seq):
-                hashes = [digest for _, (_, _, digest) in links]
-                pending_head = await tree.prepare(conn, before, hashes, rejected_head)
-    except asyncpg.PostgresError as exc:
-        if missing_partition(exc):
-            ahead.forget()  # another writer moved the chain on: ask again with the retry
-        raise
-    ahead.written(head.seq)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
+        ids = [record.decision_id for record in records]
+        stored = {row[0] for row in await conn.fetch(_EXISTING, ids)} if ids else set()
+        fresh = _first_of_each(records, stored)
+        head = before = await read_head(conn)
+        links = list(zip(fresh, extend(head, (r.content for r in fresh)), strict=True))
+        rows = [record.row(seq, prev, digest) for record, (seq, prev, digest) in links]
+        if links:
+            _, (seq, _, digest) = links[-1]
+            head = ChainHead(seq, digest)
+            await conn.copy_records_to_table(
+                "decision_records",
+                schema_name="audit",
+                columns=RECORD_COLUMNS,
+                records=rows if on_sent is None else _then(rows, on_sent),
+            )
+        elif on_sent is not None:
+            on_sent()
+        new_rejections = await _fresh_rejections(conn, rejected or [])
+        rejected_head = await _chain_rejections(conn, new_rejections)
+        if tree is not None and (links or new_rejections or tree.size != head.seq):
+            hashes = [digest for _, (_, _, digest) in links]
+            pending_head = await tree.prepare(conn, before, hashes, rejected_head)
     if tree is not None and pending_head is not None:
         tree.commit(pending_head)
         result.tree_head = pending_head.head

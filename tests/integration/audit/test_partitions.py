@@ -24,6 +24,7 @@ import pytest
 from deploy.local import RuntimeState
 from services.audit.chain import ChainHead, extend
 from services.audit.decoding import decode_decision
+from services.audit.partitions import PartitionsAhead
 from services.audit.records import RECORD_COLUMNS, PendingRecord, SourceCoordinates
 from services.audit.store import read_head, write_batch
 from services.audit.tree_log import TreeLog
@@ -267,3 +268,33 @@ async def test_the_chain_and_the_tree_span_the_partitions(small_partitions: Audi
     assert report.ok, report.broken
     assert (report.head.seq, report.checked, report.witnesses) == (3100, 3100, 7)
     assert attached == 4
+
+
+async def test_a_writer_that_knew_less_than_another_attaches_what_its_batch_needs(
+    small_partitions: AuditDatabase,
+) -> None:
+    """Two writers: one of them took the chain into partitions the other never heard of."""
+    db = small_partitions
+    first, second = await db.connect("audit"), await db.connect("audit")
+    knows_little, knows_more = PartitionsAhead(), PartitionsAhead()
+    try:
+        await write_batch(first, [_record(n) for n in range(1, 501)], ahead=knows_little)
+        for start in range(501, 3001, 500):
+            batch = [_record(n) for n in range(start, start + 500)]
+            await write_batch(second, batch, ahead=knows_more)
+        # 3001..3500 need the partition [3072, 4096), which the first writer believes unneeded
+        batch = [_record(n) for n in range(3001, 3501)]
+        result = await write_batch(first, batch, ahead=knows_little)
+    finally:
+        await first.close()
+        await second.close()
+    assert result.head is not None
+    assert result.head.seq == 3500
+    assert knows_little.covered == 4096
+    auditor = await db.connect("auditor")
+    try:
+        report = await verify_chain(auditor)
+    finally:
+        await auditor.close()
+    assert report.ok
+    assert report.head.seq == 3500
