@@ -25,14 +25,16 @@ from deploy.local import RuntimeState
 from services.audit.anchors import AnchorPublisher
 from services.audit.archive_command import ArchiveRefusedError, archive_partitions
 from services.audit.decoding import decode_decision
-from services.audit.evidence_pack import build_pack
+from services.audit.evidence_pack import build_pack, verify_pack
+from services.audit.merkle import consistency_proof, verify_consistency
+from services.audit.queries import leaf_hashes
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.store import write_batch
 from services.audit.tree_log import TreeLog
 from services.audit.verify_command import verify_store
 from services.common.migrations import SERVICES_DIR, apply_migrations
 from tests.integration.audit.conftest import AuditDatabase, fresh_database, superuser_connect
-from tests.unit.audit.factories import LOG_SIGNER, make_decision
+from tests.unit.audit.factories import LOG_KEYS, LOG_SIGNER, make_decision
 
 pytestmark = pytest.mark.integration
 
@@ -275,16 +277,32 @@ async def test_the_writer_may_not_archive_or_detach(archived: AuditDatabase) -> 
         await writer.close()
 
 
-async def test_no_proof_is_made_from_a_tree_whose_first_leaves_are_archived(
-    archived: AuditDatabase,
+async def test_proofs_of_live_records_start_from_the_seam(
+    archived: AuditDatabase, tmp_path: Path
 ) -> None:
-    """Until proofs start from the seam's tree edge: refused loudly, never a wrong proof."""
+    """Evidence packs and consistency proofs over a store whose first records are archived."""
+    await _write(archived, tmp_path, 2501, 700)  # signed heads at 3000 and 3200 too
     auditor = await archived.connect("auditor")
     try:
         shipment = await auditor.fetchval(
             "SELECT shipment_id FROM audit.decisions_v WHERE seq = 2400"
         )
-        with pytest.raises(LookupError, match=r"records 1\.\.2047 are archived"):
-            await build_pack(auditor, shipment)
+        pack = await build_pack(auditor, shipment)
+        roots = {
+            json.loads(row["head"])["tree_size"]: bytes.fromhex(
+                json.loads(row["head"])["root_hash"]
+            )
+            for row in await auditor.fetch("SELECT head FROM audit.tree_heads_v")
+        }
+        leaves = await leaf_hashes(auditor, 3200)
+        with pytest.raises(LookupError, match="archived"):
+            consistency_proof(leaves, 1000)  # the tree of 1000 lies inside the archive
+        with pytest.raises(LookupError, match="archived"):
+            await leaf_hashes(auditor, 2000)
     finally:
         await auditor.close()
+    assert verify_pack(pack, LOG_KEYS) == []
+    assert [r["seq"] for r in pack["records"]] == [2400]
+    proof = consistency_proof(leaves, 2500)
+    assert verify_consistency(2500, 3200, roots[2500], roots[3200], proof)
+    assert not verify_consistency(2500, 3200, roots[2000], roots[3200], proof)
