@@ -205,7 +205,7 @@ def verify(
         progress=Console(stderr=True).print,
         workers=workers,
         dsn=get_settings().dsn_for("auditor") if workers else None,
-        archive_dir=archive,
+        archive_dir=archive or audit.archive_dir,
     )
     raise typer.Exit(outcome)
 

@@ -93,10 +93,10 @@ class TreeLog:
         start = frontier
         if frontier.size > size:  # the store holds fewer records than we hashed: start over
             start = Frontier()
-        if start.size == 0:  # the oldest records may be archived: start at the latest seam
-            seam = await conn.fetchrow(_LATEST_SEAM, size)
-            if seam is not None:
-                start = Frontier.at(seam["last_seq"], [bytes(h) for h in seam["frontier"]])
+        # the records after ``start`` may be archived: then start at the latest seam
+        seam = await conn.fetchrow(_LATEST_SEAM, size)
+        if seam is not None and seam["last_seq"] > start.size:
+            start = Frontier.at(seam["last_seq"], [bytes(h) for h in seam["frontier"]])
         start = copy.deepcopy(start)
         rows = await conn.fetch(_CATCH_UP, start.size, size)
         start.extend(bytes(row[0]) for row in rows)
