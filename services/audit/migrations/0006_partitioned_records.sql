@@ -106,7 +106,7 @@ CREATE TRIGGER decision_terms_no_truncate BEFORE TRUNCATE ON audit.decision_term
 -- Idempotency across partitions (and across archival: never archived).
 CREATE TABLE audit.decision_ids (
     decision_id text   PRIMARY KEY,
-    seq         bigint NOT NULL UNIQUE
+    seq         bigint NOT NULL
 );
 CREATE TRIGGER decision_ids_append_only BEFORE UPDATE OR DELETE ON audit.decision_ids
     FOR EACH ROW EXECUTE FUNCTION audit.refuse_change();
