@@ -191,11 +191,15 @@ def create_app(
         """
         if first > second:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "first must not exceed second")
-        async with request.app.state.pool.acquire() as conn:
-            leaves = await leaf_hashes(conn, second)
-        if len(leaves) < second:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the log holds {len(leaves)} records")
-        proof = consistency_proof(leaves, first)
+        try:
+            async with request.app.state.pool.acquire() as conn:
+                leaves = await leaf_hashes(conn, second)
+            if len(leaves) < second:
+                found = f"the log holds {len(leaves)} records"
+                raise HTTPException(status.HTTP_404_NOT_FOUND, found)
+            proof = consistency_proof(leaves, first)
+        except LookupError as exc:  # a tree inside the archived records
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
 
     @v1.get("/v1/tree/head")

@@ -202,6 +202,10 @@ def verify(
             " 50,000 records to recompute; 0: this process alone)",
         ),
     ] = None,
+    archive: Annotated[
+        Path | None,
+        typer.Option(help="directory of the archive files of detached partitions"),
+    ] = None,
 ) -> None:
     """Check the chain, the tree against every signed head and checkpoint; exit 1 if broken."""
     from rich.console import Console
@@ -221,8 +225,68 @@ def verify(
         progress=Console(stderr=True).print,
         workers=workers,
         dsn=get_settings().dsn_for("auditor") if workers != 0 else None,
+        archive_dir=archive or audit.archive_dir,
     )
     raise typer.Exit(outcome)
+
+
+@audit_app.command()
+def archive(
+    directory: Annotated[Path, typer.Argument(help="where the archive files go")],
+    through: Annotated[
+        int, typer.Option(min=1, help="archive closed partitions whose last seq is at most this")
+    ],
+    checkpoint_file: Annotated[Path | None, typer.Option(help="checkpoint file")] = None,
+    anchor_file: Annotated[Path | None, typer.Option(help="signed tree heads (JSON lines)")] = None,
+    log_public_key: Annotated[
+        Path | None, typer.Option(help="the audit log's public key (PEM)")
+    ] = None,
+) -> None:
+    """Verify the store, then archive closed partitions to DIRECTORY and detach them (as admin)."""
+    from services.audit.archive_command import ArchiveRefusedError, archive_partitions
+    from services.audit.config import AuditSettings
+    from services.audit.verify_command import verify_store
+    from services.common.migrations import OWNER_ROLE
+    from services.common.settings import get_settings
+
+    audit = AuditSettings()
+    dsn = get_settings().dsn_for("admin")  # the owner's right: detaching a partition
+
+    async def owner() -> asyncpg.Connection:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(f"SET ROLE {OWNER_ROLE}")
+        return conn
+
+    async def run() -> None:
+        async def verified() -> bool:
+            code = await verify_store(
+                full=True,
+                checkpoint_file=checkpoint_file or audit.checkpoint_file,
+                anchor_file=anchor_file or audit.anchor_file,
+                log_public_key=log_public_key or audit.log_public_key_file,
+                connect=owner,
+                echo=typer.echo,
+                progress=lambda _: None,
+                archive_dir=directory,
+            )
+            return code == 0
+
+        conn = await owner()
+        try:
+            await archive_partitions(
+                conn, directory, through=through, verified=verified, echo=typer.echo
+            )
+        finally:
+            await conn.close()
+
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        _run(run())
+    except ArchiveRefusedError as exc:
+        typer.echo(f"REFUSED: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @audit_app.command()

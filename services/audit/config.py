@@ -43,6 +43,9 @@ class AuditSettings(BaseSettings):
     anchor_file: Path | None = None
     """Append-only JSON-lines file of every signed tree head, kept outside the store and the
     checkout; the service appends, ``verify`` reads it. Unset: heads go to Kafka only."""
+    archive_dir: Path | None = None
+    """Where ``lodestone audit archive`` writes archive files and ``verify`` reads them (the
+    ``--archive`` default). Unset: verify reports archived records as archived, and fails."""
 
     def tokens(self) -> list[str]:
         return [t.strip() for t in self.api_tokens.split(",") if t.strip()]

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from services.audit.anchors import AnchorPublisher
 from services.audit.decoding import decode_decision
 from services.audit.metrics import AuditMetrics
+from services.audit.partitions import PartitionsAhead
 from services.audit.records import PendingRecord, SourceCoordinates
 from services.audit.retry import Backoff, retry_transient
 from services.audit.signature_checks import SignatureChecker
@@ -101,6 +102,7 @@ class DecisionsIngest:
         self._pool = pool
         self._signatures = SignatureChecker(keys, signature_workers)
         self._tree = tree
+        self._ahead = PartitionsAhead()
         self._anchors = anchors
         self._metrics = metrics
         self._batch_max = batch_max_records
@@ -194,7 +196,9 @@ class DecisionsIngest:
         on_sent: Callable[[], None] | None = None,
     ) -> BatchResult:
         async with self._pool.acquire() as conn:
-            result = await write_batch(conn, records, rejected, on_sent=on_sent, tree=self._tree)
+            result = await write_batch(
+                conn, records, rejected, on_sent=on_sent, tree=self._tree, ahead=self._ahead
+            )
         self._on_db_state(True)
         return result
 

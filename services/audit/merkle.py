@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import overload
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _sha256 = hashlib.sha256
@@ -39,6 +40,8 @@ def _split(n: int) -> int:
 
 def root_of(leaves: Sequence[bytes]) -> bytes:
     """The root of the tree whose leaf hashes are ``leaves`` (already leaf-hashed)."""
+    if isinstance(leaves, SeamedLeaves):
+        return leaves.root()
     if not leaves:
         return EMPTY_ROOT
     if len(leaves) == 1:
@@ -72,6 +75,29 @@ class Frontier:
             merges >>= 1
         stack.append(node)
         self.size += 1
+
+    @classmethod
+    def at(cls, size: int, subtrees: Sequence[bytes]) -> Frontier:
+        """The frontier of a tree of ``size`` leaves from its :meth:`subtrees` (an archive's seam).
+
+        The subtrees' sizes are the set bits of ``size``, largest first.
+        """
+        counts = [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+        if len(counts) != len(subtrees):
+            raise ValueError(f"a tree of {size} leaves has {len(counts)} subtrees on its edge")
+        frontier = cls()
+        frontier._stack = list(subtrees)
+        frontier.size = size
+        return frontier
+
+    def counts(self) -> list[int]:
+        """The sizes of the perfect subtrees on the right edge, largest first."""
+        size = self.size
+        return [1 << bit for bit in reversed(range(size.bit_length())) if size >> bit & 1]
+
+    def subtrees(self) -> list[bytes]:
+        """The roots of the perfect subtrees on the right edge, largest first."""
+        return list(self._stack)
 
     def extend(self, record_hashes: Iterable[bytes]) -> None:
         for record_hash in record_hashes:
@@ -167,3 +193,81 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return fr == first_root and sr == second_root and sn == 0
+
+
+class ArchivedLeafError(LookupError):
+    """A node of the tree lies inside an archived range, of which only the seam's edge is known."""
+
+
+class SeamedLeaves(Sequence[bytes]):
+    """The leaves of a tree whose first leaves are archived, known by the seam's frontier only.
+
+    The archived prefix of ``seam.size`` leaves is known as the roots of its perfect subtrees (the
+    frontier an archive's seam keeps); the live leaves follow. Slices are views, and
+    :func:`root_of` takes a view's root from those subtrees where it covers them, so
+    :func:`inclusion_proof` and :func:`consistency_proof` work unchanged on it. A live leaf's
+    inclusion proof never needs more: a sibling on its path inside one of the prefix's subtrees
+    would put the leaf in that subtree too. A node that does need an archived leaf raises
+    :class:`ArchivedLeafError` (a proof for an archived record, or from a tree inside the prefix).
+    """
+
+    __slots__ = ("_hi", "_known", "_live", "_lo", "_offset")
+
+    def __init__(self, seam: Frontier, live: Sequence[bytes]) -> None:
+        self._known: dict[tuple[int, int], bytes] = {}
+        start = 0
+        for subtree, count in zip(seam.subtrees(), seam.counts(), strict=True):
+            self._known[(start, start + count)] = subtree
+            start += count
+        self._offset = seam.size
+        self._live = live
+        self._lo, self._hi = 0, seam.size + len(live)
+
+    def _view(self, lo: int, hi: int) -> SeamedLeaves:
+        view = object.__new__(SeamedLeaves)
+        view._known, view._offset, view._live = self._known, self._offset, self._live
+        view._lo, view._hi = lo, hi
+        return view
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> SeamedLeaves: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | SeamedLeaves:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("only contiguous slices of the leaves")
+            return self._view(self._lo + start, self._lo + max(start, stop))
+        position = range(self._lo, self._hi)[index]
+        return self._node(position, position + 1)
+
+    def root(self) -> bytes:
+        return EMPTY_ROOT if self._lo == self._hi else self._node(self._lo, self._hi)
+
+    def _node(self, lo: int, hi: int) -> bytes:
+        known = self._known.get((lo, hi))
+        if known is not None:
+            return known
+        if lo >= self._offset:
+            live = self._live[lo - self._offset : hi - self._offset]
+            return live[0] if hi - lo == 1 else root_of(live)
+        if hi - lo == 1 or (hi <= self._offset and not self._spans_known(lo, hi)):
+            raise ArchivedLeafError(
+                f"leaves {lo}..{hi - 1} lie inside the {self._offset} archived records"
+            )
+        k = _split(hi - lo)
+        return node_hash(self._node(lo, lo + k), self._node(lo + k, hi))
+
+    def _spans_known(self, lo: int, hi: int) -> bool:
+        """Whether [lo, hi) is a run of whole known subtrees."""
+        at = lo
+        for start, end in sorted(self._known):
+            if start == at and end <= hi:
+                at = end
+        return at == hi

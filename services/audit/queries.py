@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from services.audit.merkle import leaf_hash
+from services.audit.merkle import ArchivedLeafError, Frontier, SeamedLeaves, leaf_hash
 
 if TYPE_CHECKING:  # the command line imports this module; asyncpg and the keys only when used
     from services.audit.tree_head import SignedTreeHead
@@ -227,9 +228,14 @@ async def shipment_history(conn: Conn, shipment_id: str) -> list[dict[str, Any]]
     return [dict(row) for row in await conn.fetch(_HISTORY, shipment_id)]
 
 
+#: a decision id finds its seq in the one unpartitioned id table (migration 0006), and the seq
+#: its partition (pruned while the statement runs): one index probe each, at any size
+_BY_ID = "WHERE seq = (SELECT seq FROM audit.decision_ids_v WHERE decision_id = $1)"
+
+
 async def decision_by_id(conn: Conn, decision_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        _HISTORY.replace("WHERE shipment_id = $1 ORDER BY seq", "WHERE decision_id = $1"),
+        _HISTORY.replace("WHERE shipment_id = $1 ORDER BY seq", _BY_ID),
         decision_id,
     )
     return None if row is None else dict(row)
@@ -262,6 +268,10 @@ async def latest_tree_head(conn: Conn, covering: int = 0) -> SignedTreeHead | No
     return SignedTreeHead.from_json(body)
 
 
+#: the tree's edge where the archived records end (migration 0006), if any are
+_LATEST_SEAM = (
+    "SELECT last_seq, frontier FROM audit.archived_ranges_v ORDER BY last_seq DESC LIMIT 1"
+)
 _LEAF_HASHES = (
     "SELECT seq, record_hash FROM audit.decisions_v WHERE seq > $1 AND seq <= $2"
     " ORDER BY seq LIMIT $3"
@@ -270,18 +280,25 @@ _LEAF_HASHES = (
 LEAF_PAGE = 100_000
 
 
-async def leaf_hashes(conn: Conn, size: int) -> list[bytes]:
+async def leaf_hashes(conn: Conn, size: int) -> Sequence[bytes]:
     """The Merkle leaf hashes of the first ``size`` records (fewer if the store is shorter).
 
     Read in keyset pages, so that a proof over millions of records is many bounded statements
-    rather than one that the statement timeout would cut off.
+    rather than one that the statement timeout would cut off. When the oldest records are
+    archived, the tree's edge at the latest seam stands for them (:class:`SeamedLeaves`: proofs
+    of live records are the same; one that needs an archived leaf raises ArchivedLeafError, a
+    LookupError).
     """
+    seam = await conn.fetchrow(_LATEST_SEAM)
+    prefix = None if seam is None else Frontier.at(seam[0], [bytes(h) for h in seam[1]])
+    after = 0 if prefix is None else prefix.size
+    if size <= after:
+        raise ArchivedLeafError(f"records 1..{after} are archived; a tree of {size} lies within")
     leaves: list[bytes] = []
-    after = 0
     while after < size:
         rows = await conn.fetch(_LEAF_HASHES, after, size, LEAF_PAGE)
         leaves.extend(leaf_hash(bytes(row[1])) for row in rows)
         if len(rows) < LEAF_PAGE:
             break
         after = rows[-1][0]
-    return leaves
+    return leaves if prefix is None else SeamedLeaves(prefix, leaves)

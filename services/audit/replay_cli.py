@@ -21,7 +21,10 @@ if TYPE_CHECKING:  # imported only when a replay runs: ``lodestone audit --help`
 
     from services.audit.replay import ReplaySummary
 
-_BY_ID = "SELECT decision::text FROM audit.decisions_v WHERE decision_id = $1"
+_BY_ID = (
+    "SELECT decision::text FROM audit.decisions_v"
+    " WHERE seq = (SELECT seq FROM audit.decision_ids_v WHERE decision_id = $1)"
+)
 _BY_TIME = """
 SELECT decision::text FROM audit.decisions_v
  WHERE decided_at >= $1 AND ($2::timestamptz IS NULL OR decided_at < $2)

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from services.audit.canonical import canonical_bytes, canonical_timestamp
 from services.audit.chain import ChainHead, extend
+from services.audit.partitions import PartitionsAhead, missing_partition
 from services.audit.records import RECORD_COLUMNS, PendingRecord, SourceCoordinates
 from services.audit.tree_head import SignedTreeHead
 from services.audit.tree_log import TreeLog
@@ -105,7 +108,8 @@ class BatchResult:
     """The head signed for this batch (None when the batch changed nothing, or no tree)."""
 
 
-_EXISTING = "SELECT decision_id FROM audit.decision_records WHERE decision_id = ANY($1::text[])"
+#: every decision id ever recorded (migration 0006: one small table, archived partitions included)
+_EXISTING = "SELECT decision_id FROM audit.decision_ids WHERE decision_id = ANY($1::text[])"
 _HEAD = "SELECT seq, record_hash FROM audit.decision_records ORDER BY seq DESC LIMIT 1"
 _INSERT_REJECTED = """
 INSERT INTO audit.rejected_records
@@ -195,13 +199,38 @@ async def write_batch(
     *,
     on_sent: Callable[[], None] | None = None,
     tree: TreeLog | None = None,
+    ahead: PartitionsAhead | None = None,
 ) -> BatchResult:
     """Insert ``records`` (idempotent on decision_id) and ``rejected`` in one transaction.
 
     ``on_sent`` is called once the rows have been handed to the connection, while the database
     is still working on them (and before the commit): the caller may prepare the next batch.
-    With ``tree``, a batch that adds anything also stores a new signed tree head.
+    With ``tree``, a batch that adds anything also stores a new signed tree head. ``ahead``
+    remembers the partitions already created ahead of the chain (without it, every batch asks).
     """
+    ahead = PartitionsAhead() if ahead is None else ahead
+    for attempt in (1, 2):
+        if records:
+            await ahead.ensure(conn, len(records))
+        try:
+            result = await _write_in_transaction(conn, records, rejected, on_sent, tree)
+        except asyncpg.PostgresError as exc:
+            if attempt == 2 or not missing_partition(exc):
+                raise
+            ahead.forget()  # another writer took the chain past what this one knew: ask again
+            continue
+        ahead.written(result.head.seq if result.head is not None else 0)
+        return result
+    raise AssertionError("unreachable")
+
+
+async def _write_in_transaction(
+    conn: Conn,
+    records: list[PendingRecord],
+    rejected: list[Rejected] | None,
+    on_sent: Callable[[], None] | None,
+    tree: TreeLog | None,
+) -> BatchResult:
     result = BatchResult()
     pending_head = None
     async with conn.transaction():

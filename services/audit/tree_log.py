@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 _CATCH_UP = (
     "SELECT record_hash FROM audit.decision_records WHERE seq > $1 AND seq <= $2 ORDER BY seq"
 )
+#: the tree's edge where the latest archived range ends (migration 0006), if any
+_LATEST_SEAM = (
+    "SELECT last_seq, frontier FROM audit.archived_ranges WHERE last_seq <= $1"
+    " ORDER BY last_seq DESC LIMIT 1"
+)
 _INSERT_HEAD = (
     "INSERT INTO audit.tree_heads (tree_size, head, key_id, signature) VALUES ($1, $2, $3, $4)"
 )
@@ -88,6 +93,10 @@ class TreeLog:
         start = frontier
         if frontier.size > size:  # the store holds fewer records than we hashed: start over
             start = Frontier()
+        # the records after ``start`` may be archived: then start at the latest seam
+        seam = await conn.fetchrow(_LATEST_SEAM, size)
+        if seam is not None and seam["last_seq"] > start.size:
+            start = Frontier.at(seam["last_seq"], [bytes(h) for h in seam["frontier"]])
         start = copy.deepcopy(start)
         rows = await conn.fetch(_CATCH_UP, start.size, size)
         start.extend(bytes(row[0]) for row in rows)

@@ -12,6 +12,9 @@ Three things are checked, in one pass over the records in ``seq`` order:
    removed. So a shortened or rewritten log fails, resumed or ``full``;
 3. the rejected records' own chain, and the rejected head each tree head pins.
 
+Records archived out of the live store (:mod:`services.audit.archive`) are read from their files
+first, with ``archive_dir``; without it, their range is reported as archived, not as missing.
+
 Checkpoints ("records 1..seq verified, the hash of seq is H") live in a file the verifier keeps,
 deliberately outside the database it checks; all of them are checked on every run, and a new
 one is only ever appended above the highest (docs/audit.md, ADR 0016).
@@ -28,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.audit.archive import archived_prefix
 from services.audit.chain import ChainBreak, ChainHead, link_hash
 from services.audit.merkle import Frontier
 from services.audit.store import rejected_content
@@ -138,6 +142,8 @@ class VerifyReport:
     """Signed tree heads and checkpoints the store was checked against."""
     rejected_chained: int = 0
     rejected_unchained: int = 0
+    archived: int = 0
+    """Records read (and recomputed) from archive files before the live store."""
     rejected_by_type: dict[str, int] = field(default_factory=dict)
     """Chained rejected records by ``error_type`` (e.g. ``SignatureRejected``)."""
     notes: list[str] = field(default_factory=list)
@@ -251,6 +257,7 @@ async def verify_chain(
     chunk_size: int = 5000,
     contents: ContentCheck | None = None,
     window: int = 200_000,
+    archive_dir: Path | None = None,
 ) -> VerifyReport:
     """Check the store; contents are recomputed after ``checkpoint`` (all without one).
 
@@ -260,7 +267,8 @@ async def verify_chain(
     with the last witness below it while records there rest on a witness still ahead.
     With ``contents`` (e.g. :class:`~services.audit.verify_ranges.RangeWorkers`) the contents
     of each ``window`` of records are recomputed by it, in parallel with one ordered pass here
-    over the chain columns that checks every link, seq and signed root.
+    over the chain columns that checks every link, seq and signed root. Records archived
+    out of the store are read from ``archive_dir`` first (:func:`archived_prefix`).
     """
     top = await stored_head(conn)
     all_witnesses = list(witnesses or [])
@@ -277,6 +285,9 @@ async def verify_chain(
     scan = _Scan(all_witnesses)
     report = VerifyReport(start, scan.head, 0, top.seq, None)
     report.broken = scan.check_witnesses()  # heads of the empty log
+    if report.broken is None:  # the oldest records may live in archive files
+        report.broken = await archived_prefix(conn, archive_dir, scan.take)
+        report.archived = scan.head.seq
     # The prefix already verified: its chain and tree, not its contents.
     while report.broken is None and scan.head.seq < min(start, top.seq):
         rows = await conn.fetch(_CHAIN_ONLY, scan.head.seq, start, chunk_size)

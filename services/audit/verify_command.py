@@ -54,12 +54,14 @@ async def verify_store(
     progress: Callable[[str], Any],
     workers: int | None = 0,
     dsn: str | None = None,
+    archive_dir: Path | None = None,
 ) -> int:
     """Verify; print the outcome; return the exit code (0 OK, 1 broken or unusable input).
 
     With ``workers`` > 0 and the auditor's ``dsn``, record contents are recomputed by that many
     processes over ranges (:mod:`services.audit.verify_ranges`) while this one checks the links;
     ``None`` chooses by the number of records to recompute (:func:`auto_workers`).
+    With ``archive_dir``, records archived out of the store are read from their files first.
     """
     checkpoints, problems = read_checkpoints(checkpoint_file)
     heads = read_anchor_file(anchor_file) if anchor_file is not None else None
@@ -107,6 +109,7 @@ async def verify_store(
                 progress=lambda done, total: progress(f"verified {done}/{total} records"),
                 on_verified=on_verified,
                 contents=ranges,
+                archive_dir=archive_dir,
             )
         finally:
             await conn.close()
@@ -119,7 +122,12 @@ async def verify_store(
         if report.head.seq > written[0]:
             append_checkpoint(checkpoint_file, report.head)
         echo(
-            f"OK: {report.checked} record(s) recomputed after record {report.started_after};"
+            (
+                f"OK: {report.archived} archived record(s) recomputed from {archive_dir}; "
+                if report.archived
+                else "OK: "
+            )
+            + f"{report.checked} record(s) recomputed after record {report.started_after};"
             f" chain head {report.head.seq} {report.head.record_hash.hex()};"
             f" {report.witnesses} signed head(s) and checkpoint(s) hold;"
             f" rejected records: {report.rejected_chained} chained"

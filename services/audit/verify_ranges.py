@@ -7,7 +7,7 @@ links *between* records - every ``prev_hash`` is the previous record's hash, no 
 the tree's root at every signed head - are checked by :func:`~services.audit.verify.verify_chain`
 in one ordered pass over the chain columns only, which is what stitches the ranges at their
 seams. A record a witness covers passes by the hash of its stored bytes (:func:`check_record`,
-ADR 0018); the others get the exact check. See docs/audit.md ("Verify at speed").
+ADR 0019); the others get the exact check. See docs/audit.md ("Verify at speed").
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def check_record(row: asyncpg.Record, proven: int) -> ChainBreak | None:
     A record at or below ``proven`` (the highest record a signed tree head or a checkpoint
     covers) whose stored bytes hash to its ``record_hash`` passes without parsing its decision:
     the writer only ever hashes canonical text, and the witness pins the hash the writer made
-    (docs/adr/0018). Above ``proven`` the text is first parsed to prove it canonical, and then
+    (docs/adr/0019). Above ``proven`` the text is first parsed to prove it canonical, and then
     hashed the same way. Every record that fails either (rows from before migration 0002,
     tampering) gets the exact check of :func:`check_row`, which names the problem.
     """

@@ -7,7 +7,7 @@ service checks, once, on its own connection, that its role
 * is no superuser and cannot create roles or databases, replicate or bypass row security;
 * is no member of a role that owns a table or schema it touches (``SET ROLE`` would make it
   the owner), nor of the built-in roles that reach the server's files and programs;
-* cannot UPDATE, DELETE or TRUNCATE any append-only table.
+* cannot UPDATE, DELETE or TRUNCATE any append-only table or any partition of one.
 
 Catalogue queries only (``pg_roles``, ``pg_class``, ``has_table_privilege`` by oid): they work
 whatever schemas the role may use.
@@ -26,8 +26,11 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "audit.rejected_records",
     "audit.catalogues",
     "audit.tree_heads",
+    "audit.decision_terms",
+    "audit.decision_ids",
+    "audit.archived_ranges",
 )
-"""Tables nobody who runs a service may change or empty."""
+"""Tables nobody who runs a service may change or empty (with their partitions)."""
 
 _DANGEROUS_BUILTINS = (
     "pg_execute_server_program",
@@ -51,12 +54,19 @@ _BUILTINS = """
 SELECT rolname FROM pg_roles
  WHERE rolname = ANY($1::text[]) AND pg_has_role(current_user, oid, 'MEMBER')
 """
+#: the append-only tables and every partition of them (a partition is a table of its own: a
+#: right granted on it directly would not show on its parent)
 _CHANGES = """
+WITH RECURSIVE tables AS (
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname || '.' || c.relname = ANY($1::text[])
+    UNION
+    SELECT i.inhrelid FROM pg_inherits i JOIN tables t ON i.inhparent = t.oid
+)
 SELECT n.nspname || '.' || c.relname AS object, p.privilege
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  FROM tables t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
  CROSS JOIN unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)
- WHERE n.nspname || '.' || c.relname = ANY($1::text[])
-   AND has_table_privilege(current_user, c.oid, p.privilege)
+ WHERE has_table_privilege(current_user, c.oid, p.privilege)
 """
 
 

@@ -332,10 +332,15 @@ def log_public_key(directory: Path) -> Path:
 
 
 async def sizes(su: asyncpg.Connection[Any], count: int) -> dict[str, Any]:
+    # the record and term tables are partitioned (migration 0006): their partitions hold the data
     row = await su.fetchrow(
-        "SELECT pg_table_size('audit.decision_records') AS heap,"
-        " pg_indexes_size('audit.decision_records') AS indexes,"
-        " pg_total_relation_size('audit.decision_terms') AS terms,"
+        "SELECT (SELECT sum(pg_table_size(relid)) FROM pg_partition_tree('audit.decision_records'))"
+        "::bigint AS heap,"
+        " (SELECT sum(pg_indexes_size(relid)) FROM pg_partition_tree('audit.decision_records'))"
+        "::bigint AS indexes,"
+        " (SELECT sum(pg_total_relation_size(relid))"
+        "    FROM pg_partition_tree('audit.decision_terms'))::bigint AS terms,"
+        " pg_total_relation_size('audit.decision_ids') AS ids,"
         " pg_total_relation_size('audit.decided_at_blocks') AS blocks"
     )
     assert row is not None

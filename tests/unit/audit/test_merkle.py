@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from schemas import SignedTreeHead as WireHead
 from services.audit.merkle import (
     EMPTY_ROOT,
+    ArchivedLeafError,
     Frontier,
+    SeamedLeaves,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -102,3 +104,50 @@ def test_a_signed_tree_head_matches_its_wire_model() -> None:
     )
     wire = WireHead.model_validate(head.to_json())
     assert SignedTreeHead.from_json(wire.model_dump()) == head
+
+
+@given(st.integers(min_value=0, max_value=300), st.integers(min_value=0, max_value=40))
+@settings(max_examples=60, deadline=None)
+def test_a_frontier_kept_at_a_seam_extends_like_the_original(size: int, more: int) -> None:
+    """An archive's seam keeps the tree's edge; the writer and verify go on from it."""
+    hashes = [hashlib.sha256(n.to_bytes(4, "big")).digest() for n in range(size + more)]
+    whole = Frontier()
+    whole.extend(hashes[:size])
+    resumed = Frontier.at(size, whole.subtrees())
+    assert (resumed.size, resumed.root()) == (size, whole.root())
+    whole.extend(hashes[size:])
+    resumed.extend(hashes[size:])
+    assert resumed.root() == whole.root() == root_of([leaf_hash(h) for h in hashes])
+
+
+def test_a_frontier_with_the_wrong_number_of_subtrees_is_refused() -> None:
+    with pytest.raises(ValueError, match="subtrees"):
+        Frontier.at(6, [b"\x00" * 32])  # 6 = 4 + 2: two subtrees on the edge
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None)
+def test_proofs_over_an_archived_prefix_equal_those_over_every_leaf(data: st.DataObject) -> None:
+    """Known by its seam's frontier only, the prefix still gives every live leaf's proof."""
+    size = data.draw(st.integers(min_value=1, max_value=200))
+    archived = data.draw(st.integers(min_value=0, max_value=size - 1))
+    leaves = _leaves(size)
+    seam = Frontier()
+    seam.extend(_records(archived))
+    seamed = SeamedLeaves(seam, leaves[archived:])
+    assert len(seamed) == size
+    assert root_of(seamed) == root_of(leaves)
+    index = data.draw(st.integers(min_value=archived, max_value=size - 1))
+    assert inclusion_proof(seamed, index) == inclusion_proof(leaves, index)
+    first = data.draw(st.integers(min_value=max(1, archived), max_value=size))
+    assert consistency_proof(seamed, first) == consistency_proof(leaves, first)
+
+
+def test_no_proof_for_an_archived_leaf() -> None:
+    seam = Frontier()
+    seam.extend(_records(100))
+    seamed = SeamedLeaves(seam, _leaves(120)[100:])
+    with pytest.raises(ArchivedLeafError):
+        inclusion_proof(seamed, 5)
+    with pytest.raises(ArchivedLeafError):
+        consistency_proof(seamed, 10)
