@@ -122,7 +122,12 @@ def build_listing(
     last = param(limit)
     columns = LIST_COLUMNS + (("decision",) if with_decision else ())
     walk = _walk(at, before, driving_term(f), columns, last)
-    if f.since is None and f.until is None:
+    if f.until is None:
+        # No window, or an open one: no late record lies outside the range walked. The range
+        # runs from the first block whose latest decision is at or after ``since`` to the
+        # newest record; a late record recorded before that block was decided more than an
+        # hour before the latest decision recorded before it, which is in an earlier block
+        # (or its own batch) and so before ``since`` (docs/audit.md "Queries at scale").
         return walk, params
     # Late records (audit.late_decisions) are left out of the blocks: those outside the range
     # just walked come from their own index, so that the page misses none and repeats none.
