@@ -62,12 +62,12 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-Measured = tuple[list[str], int, int, int, int]
+Measured = tuple[list[str], int, int, int, int, int]
 
 
 async def _explain(db: AuditDatabase, f: DecisionFilter) -> Measured:
     """(node types, rows examined by walks, rows returned, most rows into a sort, late records
-    examined) as auditor."""
+    examined, late records decided in the window) as auditor."""
     sql, params = build_listing(f, limit=LIMIT)
     auditor = await db.connect("auditor")
     try:
@@ -77,6 +77,12 @@ async def _explain(db: AuditDatabase, f: DecisionFilter) -> Measured:
         # gets; without sequential scans the planner shows which index it walks them by.
         await auditor.execute("SET enable_seqscan = off")
         late_raw = await auditor.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *params)
+        in_window = await auditor.fetchval(
+            "SELECT count(*) FROM audit.late_decisions_v WHERE ($1::timestamptz IS NULL OR"
+            " decided_at >= $1) AND ($2::timestamptz IS NULL OR decided_at < $2)",
+            f.since,
+            f.until,
+        )
     finally:
         await auditor.close()
     late = sum(
@@ -95,26 +101,7 @@ async def _explain(db: AuditDatabase, f: DecisionFilter) -> Measured:
             examined += seen * node["Actual Loops"]
         if node["Node Type"] in ("Sort", "Incremental Sort"):
             sorted_in = max(sorted_in, *(c["Actual Rows"] for c in node.get("Plans", [])))
-    return kinds, examined, returned, sorted_in, late
-
-
-async def _late_in(db: AuditDatabase, f: DecisionFilter) -> int:
-    """How many late records were decided inside ``f``'s window."""
-    auditor = await db.connect("auditor")
-    try:
-        count = await auditor.fetchval(
-            "SELECT count(*) FROM audit.late_decisions_v WHERE ($1::timestamptz IS NULL OR"
-            " decided_at >= $1) AND ($2::timestamptz IS NULL OR decided_at < $2)",
-            f.since,
-            f.until,
-        )
-    finally:
-        await auditor.close()
-    return int(count)
-
-
-LATE_IN_WINDOW: dict[str, list[int]] = {}
-"""Per window query: the late records decided in its window, at each size measured."""
+    return kinds, examined, returned, sorted_in, late, int(in_window)
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +113,6 @@ async def measured(audit_db: AuditDatabase) -> dict[str, list[Measured]]:
         await _fill(audit_db, first, HALF)
         for name, f in queries.items():
             runs[name].append(await _explain(audit_db, f))
-            if f.since is not None or f.until is not None:
-                LATE_IN_WINDOW.setdefault(name, []).append(await _late_in(audit_db, f))
     return runs
 
 
@@ -140,7 +125,7 @@ async def test_a_window_reads_only_the_late_records_decided_in_it(
 ) -> None:
     """Not the late records of the whole store: they grow with it (a walk of them by seq did)."""
     f = documented_queries(SPREAD)[name]
-    for (_, _, _, _, late), in_window in zip(measured[name], LATE_IN_WINDOW[name], strict=True):
+    for _, _, _, _, late, in_window in measured[name]:
         if f.until is None:
             assert late == 0  # an open window has no late record outside its range
         else:
@@ -154,7 +139,7 @@ QUERY_NAMES = list(documented_queries(SPREAD))
 async def test_the_plan_walks_an_index_in_seq_order(
     measured: dict[str, list[Measured]], name: str
 ) -> None:
-    for kinds, _, _, sorted_in, _ in measured[name]:
+    for kinds, _, _, sorted_in, _, _ in measured[name]:
         assert kinds[0] == "Limit", kinds
         skip = SUMMARY_TABLES | SMALL_TABLES
         walks = [k for k in kinds if "Scan" in k and not any(t in k for t in skip)]
@@ -168,7 +153,7 @@ async def test_the_plan_walks_an_index_in_seq_order(
 async def test_the_work_of_a_page_does_not_grow_with_the_table(
     measured: dict[str, list[Measured]], name: str
 ) -> None:
-    (_, small, returned_small, _, _), (_, large, returned_large, _, _) = measured[name]
+    (_, small, returned_small, *_), (_, large, returned_large, *_) = measured[name]
     assert returned_large >= min(returned_small, LIMIT)  # the data is there to be found
     # The table doubled with newer records; a walk that filters from the newest end would
     # examine about twice as many rows. Slack: a block of 1024 records at the window's edge.

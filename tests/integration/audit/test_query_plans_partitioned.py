@@ -16,7 +16,10 @@ from deploy.local import RuntimeState
 from services.common.migrations import SERVICES_DIR, apply_migrations
 from tests.integration.audit.conftest import AuditDatabase, fresh_database
 from tests.integration.audit.test_query_plans import (
+    Measured,
     measured,
+    test_a_window_reads_only_the_late_records_decided_in_it,
+    test_an_open_window_covers_every_record_decided_since,
     test_the_plan_walks_an_index_in_seq_order,
     test_the_work_of_a_page_does_not_grow_with_the_table,
 )
@@ -30,6 +33,8 @@ WIDTH = 4096
 
 __all__ = [
     "measured",
+    "test_a_window_reads_only_the_late_records_decided_in_it",
+    "test_an_open_window_covers_every_record_decided_since",
     "test_the_plan_walks_an_index_in_seq_order",
     "test_the_work_of_a_page_does_not_grow_with_the_table",
 ]
@@ -67,7 +72,7 @@ async def test_the_store_spans_several_partitions(
 
 
 async def test_a_window_covers_every_record_decided_in_it(
-    audit_db: AuditDatabase, measured: dict[str, list[object]]
+    audit_db: AuditDatabase, measured: dict[str, list[Measured]]
 ) -> None:
     """Late records and their windows, across the seams between partitions."""
-    await window_covers_every_record(audit_db)
+    await window_covers_every_record(audit_db, measured)
