@@ -79,12 +79,22 @@ def test_a_window_bounds_the_walk_by_the_seq_range_of_its_blocks() -> None:
 
 
 def test_a_window_with_a_cursor_applies_it_to_both_sources() -> None:
-    since = datetime(2026, 1, 1, tzinfo=UTC)
-    sql, params = build_listing(DecisionFilter(since=since), limit=5, before_seq=77)
+    until = datetime(2026, 2, 1, tzinfo=UTC)
+    sql, params = build_listing(DecisionFilter(until=until), limit=5, before_seq=77)
     walk, _, late = sql.partition(" UNION ALL ")
     assert "d.seq < $2 ORDER BY d.seq DESC LIMIT $3" in walk
     assert "l.seq < $2 ORDER BY l.seq DESC LIMIT $3" in late
-    assert "AND TRUE, FALSE)" in late  # no upper bound without until
+    assert "coalesce(TRUE AND " in late  # no lower bound without since
+    assert params == [until, 77, 5]
+
+
+def test_an_open_window_is_one_walk_without_late_records_apart() -> None:
+    """``since`` alone: no late record can lie outside the range walked (docs/audit.md)."""
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    sql, params = build_listing(DecisionFilter(since=since), limit=5, before_seq=77)
+    assert "UNION ALL" not in sql
+    assert "late_decisions" not in sql
+    assert "d.seq < $2 ORDER BY d.seq DESC LIMIT $3" in sql
     assert params == [since, 77, 5]
 
 
