@@ -60,38 +60,9 @@ def stored_content(row: asyncpg.Record | tuple[Any, ...]) -> bytes:
 
     The canonical content (:func:`~services.audit.records.content_of`) whenever the stored text
     is canonical, built with one dict in the content's key order (no per-column conversion, no
-    parse of the decision). For other text it differs, and so does the hash.
+    parse of the decision; the signature columns only when set, as there). For other text it
+    differs, and so does the hash.
     """
-    signature, key_id = row[21], row[20]
-    if signature is None or key_id is None:  # records from before migration 0004
-        return _unsigned_content(row)
-    return dumps(
-        {
-            "catalogue_version": row[9],
-            "control_ids": row[17],
-            "decided_at": row[11],
-            "decision": Fragment(row[19]),
-            "decision_id": row[3],
-            "event_id": row[5],
-            "exporter_id": row[6],
-            "license_ids": row[18],
-            "outcome": row[7],
-            "reason_codes": row[16],
-            "recorded_at": row[12],
-            "shipment_id": row[4],
-            "signature": _B64(signature, newline=False).decode("ascii"),
-            "signature_key_id": key_id,
-            "source_offset": row[15],
-            "source_partition": row[14],
-            "source_topic": row[13],
-            "supersedes": row[10],
-            "trigger": row[8],
-        }
-    )
-
-
-def _unsigned_content(row: asyncpg.Record | tuple[Any, ...]) -> bytes:
-    """:func:`stored_content` when a signature column is empty (left out of the content)."""
     content = {
         "catalogue_version": row[9],
         "control_ids": row[17],
