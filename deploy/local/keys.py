@@ -6,14 +6,15 @@
 Private keys are PEM files of mode 0600 in ``.local/keys/`` (ignored by git). The anchor file,
 where the audit service appends every signed tree head, lives outside the checkout, next to the
 cluster's fallback data (``/var/tmp/lodestone/<hash>/``), and goes with ``reset`` as the
-database does (a new, empty store must not be held to the old store's heads).
+database does (a new, empty store must not be held to the old store's heads). A checkout cloned
+again at the same path does not inherit it either (``outside.claim``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.local import postgres
+from deploy.local import outside
 from deploy.local.config import RuntimeConfig
 from services.common.signing import write_key_pair
 
@@ -25,7 +26,7 @@ def key_dir(cfg: RuntimeConfig) -> Path:
 
 
 def anchor_file(cfg: RuntimeConfig) -> Path:
-    return postgres.fallback_base(cfg).parent / "audit-anchors.jsonl"
+    return outside.outside_dir(cfg) / "audit-anchors.jsonl"
 
 
 def ensure_keys(cfg: RuntimeConfig) -> dict[str, Path]:

@@ -3,12 +3,12 @@
 PostgreSQL refuses to run as root. When we are root, the cluster belongs to the ``postgres`` OS
 user (or a ``lodestone`` system user created for it) and every server command runs through
 ``runuser``. The data folder lives in ``.local/postgres`` unless that OS user cannot reach it
-(a checkout under ``/root``, say); then it lives under ``/var/tmp/lodestone/<hash of the path>``.
+(a checkout under ``/root``, say); then it lives under ``/var/tmp/lodestone/<hash of the path>``
+(see ``outside``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pwd
 import shutil
@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local import prereqs
+from deploy.local import outside, prereqs
 from deploy.local._util import port_open, say
 from deploy.local.config import RuntimeConfig
 from deploy.local.tls import Authority, ensure_server_certificate
@@ -94,9 +94,8 @@ def _reachable_by(user: str, path: Path) -> bool:
 
 
 def fallback_base(cfg: RuntimeConfig) -> Path:
-    digest = hashlib.sha256(str(cfg.local_dir).encode()).hexdigest()[:12]
-    # Owned by root and the cluster's OS user, not shared with other users: not a temp file.
-    return Path("/var/tmp/lodestone") / digest / "postgres"  # noqa: S108
+    """Where the cluster lives when its OS user cannot reach the checkout (see ``outside``)."""
+    return outside.outside_dir(cfg) / "postgres"
 
 
 def cluster(cfg: RuntimeConfig) -> Cluster:

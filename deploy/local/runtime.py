@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-from deploy.local import acls, kafka, kafka_secured, keys, postgres, roles, topics
+from deploy.local import acls, kafka, kafka_secured, keys, outside, postgres, roles, topics
 from deploy.local._util import file_lock, say
 from deploy.local.config import RuntimeConfig
 from services.common.migrations import migrate_all
@@ -93,6 +93,7 @@ class Runtime:
         cfg = self.cfg
         lib = kafka.ensure_jars(cfg)
         kafka.prepare(cfg, lib)
+        outside.claim(cfg)  # before the cluster or the anchor file is looked for there
         cluster = postgres.cluster(cfg)
         postgres.init(cfg, cluster)
         started: set[str] = set()
@@ -207,7 +208,7 @@ class Runtime:
         """Stop everything and delete the local data (the jar cache stays)."""
         self.stop()
         cluster = postgres.cluster(self.cfg)
-        for path in (self.cfg.local_dir, postgres.fallback_base(self.cfg).parent, cluster.base):
+        for path in (self.cfg.local_dir, outside.outside_dir(self.cfg), cluster.base):
             if path.exists():
                 say(f"deleting {path}")
                 shutil.rmtree(path)
