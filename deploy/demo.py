@@ -25,6 +25,7 @@ from pathlib import Path
 from rich.console import Console
 
 from services.common.settings import Settings
+from services.common.signing import decision_keys
 from services.screening.catalogue import load_bundled_catalogue
 from services.screening.publish import publish_catalogue, publish_licences, publish_records
 from services.screening.sample_stream import generate_events, late_licence, sample_licences
@@ -166,7 +167,7 @@ async def run(settings: Settings) -> None:
         shown = Console()
         watcher = asyncio.create_task(
             tail(bootstrap=settings.kafka_bootstrap, topic=settings.topic_decisions,
-                 seconds=SHOW_SECONDS, console=shown)
+                 keys=decision_keys(settings, "the demo"), seconds=SHOW_SECONDS, console=shown)
         )  # fmt: skip
         await asyncio.sleep(1.0)
         await _publish_stream(settings)

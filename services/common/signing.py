@@ -202,3 +202,20 @@ def decision_signer(settings: Settings) -> Signer:
             "decision it publishes"
         )
     return Signer.from_file(settings.decision_signing_key_file)
+
+
+def decision_keys(settings: Settings, reader: str) -> KeyRing:
+    """The public keys ``reader`` checks decisions with; refuses to go on without one.
+
+    Every reader that acts on a decision or shows it to a person (the audit service, the
+    console's live view, ``lodestone tail``, shadow screening) takes only decisions whose
+    signature verifies: anyone who can write to the decisions topic could otherwise show an
+    operator an approval the screening service never made.
+    """
+    paths = settings.decision_public_keys()
+    if not paths:
+        raise KeyFileError(
+            f"LODESTONE_DECISION_PUBLIC_KEY_FILES is empty: {reader} shows only decisions signed "
+            "by a trusted key"
+        )
+    return KeyRing.from_files(paths)

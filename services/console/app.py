@@ -57,6 +57,8 @@ class ConsoleOptions:
     topic_decisions: str
     topic_reviews: str
     checkpoint_file: Path
+    decision_keys: KeyRing
+    """The trusted keys of decision signatures: the live view shows only signed decisions."""
     anchor_file: Path | None = None
     log_public_key_file: Path | None = None
     session_minutes: int = 480
@@ -88,7 +90,7 @@ Viewer = Annotated[User, Depends(signed_in)]
 def create_console(options: ConsoleOptions) -> FastAPI:
     directory = Directory(options.users)
     sessions = Sessions(options.session_minutes * 60.0)
-    feed = DecisionFeed(options.kafka_bootstrap, options.topic_decisions)
+    feed = DecisionFeed(options.kafka_bootstrap, options.topic_decisions, options.decision_keys)
     desk = ReviewDesk(options.kafka_bootstrap, options.topic_reviews)
     templates = Jinja2Templates(directory=HERE / "templates")
     keys = _log_keys(options.log_public_key_file)
@@ -258,7 +260,8 @@ def create_console(options: ConsoleOptions) -> FastAPI:
         async with feed.subscribe() as queue:
             yield ServerSentEvent(event="ready", data={})
             while True:
-                yield ServerSentEvent(event="decision", data=await queue.get())
+                kind, data = await queue.get()
+                yield ServerSentEvent(event=kind, data=data)
 
     @app.get("/console/audit", response_class=HTMLResponse)
     async def audit(

@@ -20,11 +20,17 @@ def run(
     from services.audit.config import AuditSettings
     from services.common.logging import configure_logging
     from services.common.settings import get_settings
+    from services.common.signing import KeyFileError, decision_keys
     from services.console.app import ConsoleOptions, create_console
     from services.console.config import ConsoleSettings
 
     settings, audit, cfg = get_settings(), AuditSettings(), ConsoleSettings()
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        keys = decision_keys(settings, "the console's live view")
+    except KeyFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if not cfg.users:
         typer.echo("warning: LODESTONE_CONSOLE_USERS is empty: nobody can sign in", err=True)
     app = create_console(
@@ -35,6 +41,7 @@ def run(
             topic_decisions=settings.topic_decisions,
             topic_reviews=settings.topic_reviews,
             checkpoint_file=audit.checkpoint_file,
+            decision_keys=keys,
             anchor_file=audit.anchor_file,
             log_public_key_file=audit.log_public_key_file,
             session_minutes=cfg.session_minutes,

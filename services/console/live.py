@@ -1,8 +1,11 @@
 """Live decisions for the console: one consumer of ``decisions.v1``, fanned out to browsers.
 
 The console follows the topic from its end (no consumer group: it commits nothing and takes
-no partition from anybody) and hands each readable decision to every open event stream.
-A browser that cannot keep up loses the oldest events (bounded queues), never the console.
+no partition from anybody) and hands each decision signed by a trusted key to every open event
+stream. A record that is not one (unsigned, an unknown key, altered after signing, not a
+decision) is handed on as an ``unverified`` event naming its partition, offset and problem,
+never what it claims to be. A browser that cannot keep up loses the oldest events (bounded
+queues), never the console.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
 
 from schemas import Decision
+from services.common.decision_records import signed_decision
 from services.common.kafka_security import kafka_client_options
+from services.common.signing import KeyRing
 
 log = structlog.get_logger(__name__)
 QUEUE_SIZE = 200
@@ -36,11 +40,16 @@ def summary(decision: Decision) -> dict[str, Any]:
     }
 
 
+#: what an event stream carries: ``("decision", summary)`` or ``("unverified", where and why)``
+LiveEvent = tuple[str, dict[str, Any]]
+
+
 class DecisionFeed:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, keys: KeyRing) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._keys = keys
+        self._subscribers: set[asyncio.Queue[LiveEvent]] = set()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
@@ -54,15 +63,15 @@ class DecisionFeed:
                 await self._task
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[LiveEvent]]:
+        queue: asyncio.Queue[LiveEvent] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         try:
             yield queue
         finally:
             self._subscribers.discard(queue)
 
-    def publish(self, item: dict[str, Any]) -> None:
+    def publish(self, item: LiveEvent) -> None:
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()
@@ -95,13 +104,13 @@ class DecisionFeed:
                 await self._from_the_end(consumer)
                 self.ready.set()
                 async for record in consumer:
-                    if record.value is None:
+                    decision = signed_decision(self._keys, record.value, record.headers)
+                    if isinstance(decision, str):  # the audit service chains it as rejected
+                        where = {"partition": record.partition, "offset": record.offset}
+                        log.warning("console.live.unverified", problem=decision, **where)
+                        self.publish(("unverified", {**where, "problem": decision}))
                         continue
-                    try:
-                        decision = Decision.model_validate_json(record.value)
-                    except ValidationError:
-                        continue  # the audit service keeps it as a rejected record
-                    self.publish(summary(decision))
+                    self.publish(("decision", summary(decision)))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker away: retry, the pages still work

@@ -94,16 +94,27 @@ def tail_command(
     from_beginning: Annotated[bool, typer.Option(help="Replay the whole topic first")] = False,
     seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
 ) -> None:
-    """Show decisions live, coloured by outcome, with reasons and their legal basis."""
+    """Show decisions live, coloured by outcome, with reasons and their legal basis.
+
+    Only decisions signed by a key in LODESTONE_DECISION_PUBLIC_KEY_FILES are shown as
+    decisions; any other record is flagged with its partition, offset and problem.
+    """
     from services.common.settings import get_settings
+    from services.common.signing import KeyFileError, decision_keys
     from services.screening.tail import tail
 
     settings = get_settings()
+    try:
+        keys = decision_keys(settings, "lodestone tail")
+    except KeyFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             tail(
                 bootstrap=settings.kafka_bootstrap,
                 topic=settings.topic_decisions,
+                keys=keys,
                 exporter=exporter,
                 outcome=outcome,
                 from_beginning=from_beginning,

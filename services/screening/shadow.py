@@ -28,6 +28,7 @@ from services.common.kafka_helpers import commit_offsets, next_offsets
 from services.common.kafka_security import kafka_client_options
 from services.common.logging import get_logger
 from services.common.settings import Settings
+from services.common.signing import Headers, KeyRing
 from services.screening.catalogue import Catalogue
 from services.screening.config import ScreeningSettings
 from services.screening.evidence import EvidenceError, EvidenceReader
@@ -51,6 +52,11 @@ class ShadowMetrics:
         self.unreadable = Counter(
             "lodestone_shadow_unreadable",
             "Live decisions without readable evidence (not decided again).",
+            registry=self.registry,
+        )
+        self.unverified = Counter(
+            "lodestone_shadow_unverified",
+            "Records on the live topic not signed by a trusted key (not decided again).",
             registry=self.registry,
         )
 
@@ -104,8 +110,11 @@ class ShadowScreener:
 class ShadowService:
     """Follows the live decisions and publishes their shadows (see module doc)."""
 
-    def __init__(self, settings: Settings, options: ScreeningSettings, draft: Catalogue) -> None:
+    def __init__(
+        self, settings: Settings, options: ScreeningSettings, draft: Catalogue, keys: KeyRing
+    ) -> None:
         self.settings = settings
+        self.keys = keys
         self.options = options
         self.screener = ShadowScreener(draft)
         self.metrics = ShadowMetrics()
@@ -161,7 +170,7 @@ class ShadowService:
                 acks = []
                 for records in batch.values():
                     for record in records:
-                        shadowed = self._shadow(record.value)
+                        shadowed = self._shadow(record.value, record.headers)
                         if shadowed is not None:
                             acks.append(
                                 await producer.send(
@@ -179,8 +188,14 @@ class ShadowService:
             await self.health.stop()
             log.info("shadow screening stopped")
 
-    def _shadow(self, value: bytes | None) -> Shadowed | None:
+    def _shadow(self, value: bytes | None, headers: Headers | None) -> Shadowed | None:
         if value is None:
+            problem: str | None = "an empty record (a tombstone), not a decision"
+        else:
+            problem = self.keys.check_record(value, headers).problem
+        if value is None or problem is not None:  # not the screening service's decision
+            self.metrics.unverified.inc()
+            log.warning("live record not signed by a trusted key", problem=problem)
             return None
         try:
             shadowed = self.screener.shadow(value)

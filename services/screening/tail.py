@@ -1,4 +1,10 @@
-"""``lodestone tail``: decisions as they are emitted, coloured by outcome, with reasons and law."""
+"""``lodestone tail``: decisions as they are emitted, coloured by outcome, with reasons and law.
+
+Only decisions signed by a trusted key are shown as decisions. Any other record on the topic
+(unsigned, signed by an unknown key, altered after signing, not a decision) is shown as one
+line saying where it is and what is wrong with it, whatever the filters: an operator must see
+that someone wrote to the decisions topic, and never take that record for a decision.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
 from schemas import Decision, Outcome
+from services.common.decision_records import signed_decision
 from services.common.kafka_security import kafka_client_options
+from services.common.signing import KeyRing
 
 _STYLE = {Outcome.APPROVE: "bold green", Outcome.HOLD: "bold red"}
 
@@ -38,6 +45,14 @@ def render(decision: Decision) -> Text:
     return text
 
 
+def render_unverified(partition: int, offset: int, problem: str) -> Text:
+    """A record that is not a signed decision: where it is and why, never what it claims."""
+    text = Text()
+    text.append("NOT A SIGNED DECISION", style="bold reverse red")
+    text.append(f"  partition {partition} offset {offset}: {problem}", style="red")
+    return text
+
+
 def matches(decision: Decision, exporter: str | None, outcome: str | None) -> bool:
     return (exporter is None or decision.exporter_id == exporter) and (
         outcome is None or decision.outcome.value == outcome
@@ -48,6 +63,7 @@ async def tail(
     *,
     bootstrap: str,
     topic: str,
+    keys: KeyRing,
     exporter: str | None = None,
     outcome: str | None = None,
     from_beginning: bool = False,
@@ -72,12 +88,9 @@ async def tail(
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    if record.value is None:
-                        continue
-                    try:
-                        decision = Decision.model_validate_json(record.value)
-                    except ValidationError:
-                        console.print(f"[yellow]unreadable record at offset {record.offset}")
+                    decision = signed_decision(keys, record.value, record.headers)
+                    if isinstance(decision, str):
+                        console.print(render_unverified(record.partition, record.offset, decision))
                         continue
                     if matches(decision, exporter, outcome):
                         console.print(render(decision))

@@ -27,5 +27,20 @@
     body.insertBefore(row, body.firstChild);
     while (body.rows.length > MAX_ROWS) { body.deleteRow(body.rows.length - 1); }
   });
+  // A record on the topic that is not a signed decision: where it is and why, never its claims.
+  source.addEventListener("unverified", function (event) {
+    var u = JSON.parse(event.data);
+    var row = document.createElement("tr");
+    row.className = "unverified fresh";
+    var badge = document.createElement("span");
+    badge.className = "badge unverified";
+    badge.textContent = "not a signed decision";
+    var first = document.createElement("td"); first.appendChild(badge); row.appendChild(first);
+    var what = cell("partition " + u.partition + " offset " + u.offset + ": " + u.problem);
+    what.colSpan = 5;
+    row.appendChild(what);
+    body.insertBefore(row, body.firstChild);
+    while (body.rows.length > MAX_ROWS) { body.deleteRow(body.rows.length - 1); }
+  });
   source.onerror = function () { status.textContent = "Disconnected: retrying…"; };
 }());

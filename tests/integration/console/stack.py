@@ -190,6 +190,7 @@ async def console_stack(
                     topic_decisions=settings.topic_decisions,
                     topic_reviews=settings.topic_reviews,
                     checkpoint_file=tmp / "checkpoints.jsonl",
+                    decision_keys=KeyRing.from_files(settings.decision_public_keys()),
                     log_public_key_file=log_public,
                 )
             )

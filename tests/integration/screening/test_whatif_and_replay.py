@@ -305,7 +305,11 @@ async def _audit_digest(db: AuditDatabase) -> tuple[str, ...]:
 async def test_shadow_screening_leaves_ledger_usage_and_audit_bit_identical(
     pipeline: Pipeline, runtime: RuntimeState, new_topic: NewTopicFactory
 ) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.common.signing import Signer, decision_keys
     from services.screening.shadow import ShadowService
+    from tests.integration.foundation.test_decision_readers import send
 
     exporter = pipeline.exporter(1)
     capped = licence(exporter, license_id=f"LIC-CAP-{pipeline.tag}", cap="150")
@@ -323,15 +327,28 @@ async def test_shadow_screening_leaves_ledger_usage_and_audit_bit_identical(
         async with running(pipeline), audit_running(pipeline, db):
             await pipeline.publish_events(live_events)
             live = await pipeline.decisions(lambda ds: len(ds) >= len(live_events), wait_s=90)
+            # forgeries on the live topic: not the screening service's, so never shadowed (the audit
+            # service chains them as rejected records before the digests are taken)
+            forged = json.loads(live[0].model_dump_json())
+            forged["outcome"] = "approve" if forged["outcome"] == "hold" else "hold"
+            forged_value = json.dumps(forged).encode()
+            attacker = Signer(Ed25519PrivateKey.generate())
+            await send(
+                pipeline.bootstrap,
+                pipeline.settings.topic_decisions,
+                live[0].shipment_id.encode(),
+                [(forged_value, []), (forged_value, attacker.headers(forged_value)), (None, [])],
+            )
             deadline = time.monotonic() + 90
-            while len(await _recorded(db)) < len(live):
+            while len(await _recorded(db)) < len(live) or (await _audit_digest(db))[-1] != "3":
                 assert time.monotonic() < deadline, "the audit store did not catch up"
                 await asyncio.sleep(0.5)
             ledger_before = await _ledger_digest(runtime, pipeline.settings.topic_shipments)
             audit_before = await _audit_digest(db)
 
             options = pipeline.options.model_copy(update={"shadow_topic": shadow_topic})
-            shadow = ShadowService(pipeline.settings, options, draft)
+            keys = decision_keys(pipeline.settings, "shadow screening")
+            shadow = ShadowService(pipeline.settings, options, draft, keys)
             task = asyncio.create_task(shadow.run())
             try:
                 shadows = await pipeline.read(
@@ -341,10 +358,12 @@ async def test_shadow_screening_leaves_ledger_usage_and_audit_bit_identical(
                 shadow.stop()
                 await asyncio.wait_for(task, timeout=30)
             await asyncio.sleep(1)  # anything the shadow caused would have reached the stores
+            extra = await pipeline.read(shadow_topic, lambda items: False, wait_s=2)
             assert await _ledger_digest(runtime, pipeline.settings.topic_shipments) == ledger_before
             assert await _audit_digest(db) == audit_before
 
-    assert len(shadows) == len(live)
+    assert len(shadows) == len(extra) == len(live)
+    assert shadow.metrics.registry.get_sample_value("lodestone_shadow_unverified_total") == 3
     by_shipment = {d.shipment_id: d for d in shadows}
     assert all(d.catalogue_version == draft.version for d in shadows)
     # the extended suspension releases the diamond lines; the rest agrees with the live run
