@@ -16,7 +16,7 @@ from services.common.settings import Settings
 from services.screening.config import ScreeningSettings
 
 #: The SCRAM users (and mTLS certificate names) of the local secured runtime, besides ``admin``.
-PRINCIPALS = ("screening", "audit", "erp", "licensing", "catalogue", "operator")
+PRINCIPALS = ("screening", "audit", "erp", "licensing", "catalogue", "operator", "console")
 ADMIN = "admin"
 
 
@@ -73,6 +73,11 @@ def grants(settings: Settings | None = None) -> list[Grant]:
         topic("operator", read, s.topic_decisions),
         topic("operator", read, s.topic_anchors),
         groups("operator", "lodestone-tail-"),
+        # the web console: follows decisions (live view) and reviews without a group; the only
+        # writer of reviews (a reviewer's release or confirmation)
+        topic("console", read, s.topic_decisions),
+        topic("console", read, s.topic_reviews),
+        topic("console", write, s.topic_reviews),
     ]
 
 

@@ -34,14 +34,19 @@ def credentials_file(cfg: RuntimeConfig) -> Path:
 def credentials(cfg: RuntimeConfig) -> dict[str, str]:
     """Principal -> SCRAM password, generated on first use."""
     path = credentials_file(cfg)
+    stored: dict[str, str] = {}
     if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    missing = [name for name in (ADMIN, *PRINCIPALS) if name not in stored]
+    if not missing:
         return stored
+    # a principal added since the broker was formatted gets its user at the next ``up``
+    # (:func:`upsert_scram_users`); the broker's storage is never formatted again
+    stored |= {name: secrets.token_urlsafe(24) for name in missing}
     cfg.kafka_dir.mkdir(parents=True, exist_ok=True)
-    created = {name: secrets.token_urlsafe(24) for name in (ADMIN, *PRINCIPALS)}
     path.touch(mode=0o600, exist_ok=True)
-    path.write_text(json.dumps(created, indent=2), encoding="utf-8")
-    return created
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    return stored
 
 
 def prepare_tls(cfg: RuntimeConfig) -> None:
@@ -193,3 +198,34 @@ def write_environments(cfg: RuntimeConfig) -> dict[str, str]:
         lines = [f"{key}={value}\n" for key, value in environment(cfg, principal).items()]
         path.write_text("".join(lines), encoding="utf-8")
     return environment(cfg, ADMIN)
+
+
+def upsert_scram_users(cfg: RuntimeConfig) -> list[str]:
+    """Create the SCRAM user of every principal the broker does not know yet; returns their names.
+
+    The users of a new broker are created when its storage is formatted; a principal added to
+    :data:`~deploy.local.acls.PRINCIPALS` later gets its user here, as ``admin``, at the next
+    ``up`` (idempotent: users that exist keep their credentials).
+    """
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not in its __all__
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialAlteration,
+        UserScramCredentialUpsertion,
+    )
+
+    client = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap, **confluent_admin_options(cfg)})
+    described = client.describe_user_scram_credentials()  # every user: one future
+    assert not isinstance(described, dict)
+    known = described.result(timeout=30)
+    passwords = credentials(cfg)
+    missing = [name for name in (ADMIN, *PRINCIPALS) if name not in known]
+    if missing:
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+        upserts: list[UserScramCredentialAlteration] = [
+            UserScramCredentialUpsertion(name, info, passwords[name].encode()) for name in missing
+        ]
+        for future in client.alter_user_scram_credentials(upserts).values():
+            future.result(timeout=30)
+    return missing

@@ -142,6 +142,9 @@ class Runtime:
         if created:
             say(f"created topics: {', '.join(created)}")
         if cfg.secured:
+            added = await asyncio.to_thread(kafka_secured.upsert_scram_users, cfg)
+            if added:
+                say(f"created SCRAM users: {', '.join(added)}")
             await asyncio.to_thread(
                 acls.create_acls,
                 cfg.kafka_bootstrap,

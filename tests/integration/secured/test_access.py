@@ -7,6 +7,8 @@ refuses everything cannot pass).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import (
@@ -16,6 +18,7 @@ from aiokafka.errors import (
 )
 
 from deploy.local.acls import PRINCIPALS, grants
+from deploy.local.kafka_secured import confluent_admin_options, upsert_scram_users
 from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
 from services.screening.config import ScreeningSettings
@@ -31,6 +34,7 @@ TOPICS = (
     "topic_controls",
     "topic_anchors",
     "topic_parties",
+    "topic_reviews",
 )
 
 
@@ -86,6 +90,8 @@ async def test_each_topic_has_exactly_its_one_writer() -> None:
     assert {p for p, t in writers if t == s.topic_anchors} == {"audit"}
     assert {t for p, t in writers if p == "audit"} == {s.topic_anchors}
     assert not {t for p, t in writers if p == "operator"}
+    assert {p for p, t in writers if t == s.topic_reviews} == {"console"}
+    assert {t for p, t in writers if p == "console"} == {s.topic_reviews}
 
 
 @pytest.mark.parametrize("password", ["wrong-password", ""])
@@ -173,3 +179,55 @@ async def test_oauthbearer_tokens_come_from_the_configured_provider(
             await broker.publish(b'{"probe": true}', topic=s.topic_licenses, key=b"oauth")
     finally:
         await broker.stop()
+
+
+async def _read_without_a_group(
+    bootstrap: str, security: KafkaSecuritySettings, topic: str
+) -> None:
+    """What the console does: assign every partition, seek to the end, no group."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="latest", **kafka_client_options(security),
+    )  # fmt: skip
+    try:
+        await consumer.start()
+        await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+
+
+async def test_the_console_follows_decisions_and_reviews_and_reads_nothing_else(
+    secured_kafka: SecuredKafka,
+) -> None:
+    s, console = Settings(), secured_kafka.security("console")
+    for topic in (s.topic_decisions, s.topic_reviews):
+        await _read_without_a_group(secured_kafka.bootstrap, console, topic)
+    for topic in (s.topic_shipments, s.topic_licenses, s.topic_anchors):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _read_without_a_group(secured_kafka.bootstrap, console, topic)
+
+
+async def test_a_principal_added_after_the_broker_was_formatted_gets_its_user(
+    secured_kafka: SecuredKafka,
+) -> None:
+    """``up`` creates the SCRAM user of a principal the broker does not know (a working tree
+    whose broker predates the principal), and leaves the others' credentials as they are."""
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]
+        AdminClient,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+    )
+
+    cfg = secured_kafka.cfg
+    admin = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap, **confluent_admin_options(cfg)})
+    deletion = UserScramCredentialDeletion("console", ScramMechanism.SCRAM_SHA_512)
+    for future in admin.alter_user_scram_credentials([deletion]).values():
+        future.result(timeout=30)
+    s = Settings()
+    with pytest.raises(KafkaConnectionError):  # no such user: authentication fails
+        await _write(secured_kafka.bootstrap, secured_kafka.security("console"), s.topic_reviews)
+
+    assert await asyncio.to_thread(upsert_scram_users, cfg) == ["console"]
+    await _write(secured_kafka.bootstrap, secured_kafka.security("console"), s.topic_reviews)
+    await _write(secured_kafka.bootstrap, secured_kafka.security("erp"), s.topic_shipments)
+    assert await asyncio.to_thread(upsert_scram_users, cfg) == []
