@@ -103,6 +103,7 @@ class DecisionFeed:
                 await consumer.start()
                 await self._from_the_end(consumer)
                 self.ready.set()
+                log.info("console.live.following", topic=self._topic)
                 async for record in consumer:
                     decision = signed_decision(self._keys, record.value, record.headers)
                     if isinstance(decision, str):  # the audit service chains it as rejected

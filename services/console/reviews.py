@@ -117,6 +117,7 @@ class ReviewDesk:
             )
             try:
                 await consumer.start()
+                log.info("console.reviews.following", topic=self._topic)
                 async for record in consumer:
                     if record.value is None:
                         continue

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.local import RuntimeState
-from schemas import DeadLetter, Decision, Party
+from schemas import DeadLetter, Decision, Party, Review
 from services.common.kafka_security import KafkaSecuritySettings, kafka_client_options
 from services.common.settings import Settings
+from services.console.auth import Role, UserEntry, hash_secret
 from tests.integration.screening.conftest import event, licence
 from tests.integration.secured.conftest import SecuredKafka, ServiceFactory
 
@@ -29,6 +33,31 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUICK = {"LODESTONE_SCREENING_METRICS_PORT": "0", "LODESTONE_SCREENING_RETRY_MAX_DELAY_S": "0.5"}
 AUDIT = {"LODESTONE_AUDIT_METRICS_PORT": "0"}
+CONSOLE_SECRET = "correct horse battery staple"
+RITA = UserEntry(
+    id="rita", name="Rita Chen", role=Role.REVIEWER, secret_hash=hash_secret(CONSOLE_SECRET)
+)
+CONSOLE_USERS = json.dumps([RITA.model_dump(mode="json")])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _decision_id(dsn: str, shipment_id: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        found = await conn.fetchval(
+            "SELECT decision_id FROM audit.decisions_v WHERE shipment_id = $1"
+            " ORDER BY seq DESC LIMIT 1",
+            shipment_id,
+        )
+    finally:
+        await conn.close()
+    assert found is not None, shipment_id
+    return str(found)
 
 
 async def _produce(
@@ -150,8 +179,45 @@ async def test_the_pipeline_runs_with_each_service_as_its_own_principal(
     )  # fmt: skip
     assert tailed.returncode == 0, tailed.stderr
     assert events[1].shipment_id in tailed.stdout
+
+    # the console as its own principal: follows decisions and reviews, publishes a release
+    port = free_port()
+    console = service(
+        ["console", "run", "--port", str(port)],
+        k.environment("console", mtls=mtls, extra={"LODESTONE_CONSOLE_USERS": CONSOLE_USERS}),
+    )
+    console.wait_for_log("console.live.following")
+    console.wait_for_log("console.reviews.following")
+    held = await _decision_id(migrated.dsn("auditor"), events[1].shipment_id)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        signed_in = await client.post(
+            "/console/login", data={"user_id": "rita", "secret": CONSOLE_SECRET}
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        page = await client.get(f"/console/decisions/{held}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        line = re.search(r'name="line_nos" value="(\d+)" >', page.text)
+        assert token is not None, page.text[:2000]
+        assert line is not None, page.text[:2000]
+        sent = await client.post(
+            f"/console/decisions/{held}/review",
+            data={
+                "csrf_token": token.group(1),
+                "line_nos": line.group(1),
+                "justification": "licence application on file, see the scan",
+            },
+        )
+        assert sent.status_code == 303, sent.text
+    reviews = await _read(
+        k.bootstrap, k.security("admin"), s.topic_reviews, {events[1].shipment_id.encode()}, 30
+    )
+    review = Review.model_validate_json(reviews[events[1].shipment_id.encode()])
+    assert (review.decision_id, review.reviewer.id) == (held, "rita")
+    assert "console.live.retry" not in console.log()
+    assert "console.reviews.retry" not in console.log()
     assert screening.proc.poll() is None
     assert audit.proc.poll() is None
+    assert console.proc.poll() is None
 
 
 @pytest.mark.parametrize("command", [["screening", "run"], ["audit", "run"]])
