@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,21 @@ def test_every_client_listener_authenticates_and_nothing_is_allowed_without_an_a
     assert props["authorizer.class.name"].endswith("StandardAuthorizer")
 
 
+def test_a_principal_added_later_gets_a_password_and_the_others_keep_theirs(
+    cfg: RuntimeConfig,
+) -> None:
+    """A credentials file written before a principal existed (``console`` here) is completed."""
+    first = kafka_secured.credentials(cfg)
+    older = {name: password for name, password in first.items() if name != "console"}
+    kafka_secured.credentials_file(cfg).write_text(json.dumps(older), encoding="utf-8")
+    completed = kafka_secured.credentials(cfg)
+    assert set(completed) == set(first)
+    assert {n: p for n, p in completed.items() if n != "console"} == older
+    assert completed["console"] not in older.values()
+    assert kafka_secured.credentials(cfg) == completed
+    assert kafka_secured.credentials_file(cfg).stat().st_mode & 0o777 == 0o600
+
+
 def test_the_plaintext_runtime_is_unchanged(tmp_path: Path) -> None:
     props = _parse(_properties(RuntimeConfig(local_dir=tmp_path, cache_dir=tmp_path)))
     assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
@@ -52,6 +68,7 @@ def test_passwords_are_generated_once_per_principal_and_kept_private(cfg: Runtim
         "licensing",
         "catalogue",
         "operator",
+        "console",
     }
     assert len(set(first.values())) == len(first)
     assert kafka_secured.credentials(cfg) == first
