@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.audit.evidence_pack import build_pack, verify_pack
 from services.audit.presentation import jsonable
@@ -37,6 +38,7 @@ from services.console.auth import Directory, Sessions, User, UserEntry, csrf_ok
 from services.console.catalogue_view import catalogue_page
 from services.console.decision_view import decision_page
 from services.console.live import DecisionFeed
+from services.console.metrics import ConsoleMetrics
 from services.console.reviews import ReviewDesk
 
 HERE = Path(__file__).parent
@@ -90,8 +92,11 @@ Viewer = Annotated[User, Depends(signed_in)]
 def create_console(options: ConsoleOptions) -> FastAPI:
     directory = Directory(options.users)
     sessions = Sessions(options.session_minutes * 60.0)
-    feed = DecisionFeed(options.kafka_bootstrap, options.topic_decisions, options.decision_keys)
-    desk = ReviewDesk(options.kafka_bootstrap, options.topic_reviews)
+    metrics = ConsoleMetrics()
+    feed = DecisionFeed(
+        options.kafka_bootstrap, options.topic_decisions, options.decision_keys, metrics
+    )
+    desk = ReviewDesk(options.kafka_bootstrap, options.topic_reviews, metrics)
     templates = Jinja2Templates(directory=HERE / "templates")
     keys = _log_keys(options.log_public_key_file)
 
@@ -114,6 +119,7 @@ def create_console(options: ConsoleOptions) -> FastAPI:
     app.state.sessions = sessions
     app.state.directory = directory
     app.state.desk = desk
+    app.state.metrics = metrics
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
@@ -155,6 +161,7 @@ def create_console(options: ConsoleOptions) -> FastAPI:
         secret: Annotated[str, Form(max_length=512)],
     ) -> Response:
         user = await asyncio.to_thread(directory.authenticate, user_id, secret)
+        metrics.sign_ins.labels("refused" if user is None else "ok").inc()
         if user is None:
             refused = render(request, "login", None, error="unknown user or wrong secret")
             refused.status_code = status.HTTP_401_UNAUTHORIZED
@@ -182,6 +189,31 @@ def create_console(options: ConsoleOptions) -> FastAPI:
         response = RedirectResponse("/console/login", status_code=status.HTTP_303_SEE_OTHER)
         response.delete_cookie(COOKIE, path="/console")
         return response
+
+    # Probes and metrics: no sign-in, nothing about any decision (as the audit API's).
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        """Liveness: the process answers (no database round trip)."""
+        return Response("ok\n", media_type="text/plain")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        """Readiness: the audit store answers within two seconds (every page reads it). The
+        topics followed are reported but do not fail readiness: the pages work without them."""
+        detail = (
+            f"live decisions: {'following' if feed.following else 'retrying'}\n"
+            f"reviews: {'following' if desk.following else 'retrying'}\n"
+        )
+        try:
+            async with request.app.state.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1", timeout=2)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return Response("not ready\n" + detail, status_code=503, media_type="text/plain")
+        return Response("ready\n" + detail, media_type="text/plain")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/console")
     @app.get("/console/")

@@ -22,6 +22,7 @@ from schemas import Decision
 from services.common.decision_records import signed_decision
 from services.common.kafka_security import kafka_client_options
 from services.common.signing import KeyRing
+from services.console.metrics import ConsoleMetrics
 
 log = structlog.get_logger(__name__)
 QUEUE_SIZE = 200
@@ -45,10 +46,14 @@ LiveEvent = tuple[str, dict[str, Any]]
 
 
 class DecisionFeed:
-    def __init__(self, bootstrap: str, topic: str, keys: KeyRing) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, keys: KeyRing, metrics: ConsoleMetrics | None = None
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._keys = keys
+        self._metrics = metrics or ConsoleMetrics()
+        self.following = False
         self._subscribers: set[asyncio.Queue[LiveEvent]] = set()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -66,16 +71,22 @@ class DecisionFeed:
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[LiveEvent]]:
         queue: asyncio.Queue[LiveEvent] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
+        self._metrics.streams.inc()
         try:
             yield queue
         finally:
             self._subscribers.discard(queue)
+            self._metrics.streams.dec()
 
     def publish(self, item: LiveEvent) -> None:
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(item)
+
+    def _following(self, now: bool) -> None:
+        self.following = now
+        self._metrics.following.labels("decisions").set(1 if now else 0)
 
     async def _from_the_end(self, consumer: AIOKafkaConsumer) -> None:
         """Wait for every partition to be assigned and positioned at its end (so "ready" means
@@ -103,18 +114,21 @@ class DecisionFeed:
                 await consumer.start()
                 await self._from_the_end(consumer)
                 self.ready.set()
+                self._following(True)
                 log.info("console.live.following", topic=self._topic)
                 async for record in consumer:
                     decision = signed_decision(self._keys, record.value, record.headers)
                     if isinstance(decision, str):  # the audit service chains it as rejected
                         where = {"partition": record.partition, "offset": record.offset}
                         log.warning("console.live.unverified", problem=decision, **where)
+                        self._metrics.unverified.inc()
                         self.publish(("unverified", {**where, "problem": decision}))
                         continue
                     self.publish(("decision", summary(decision)))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker away: retry, the pages still work
+                self._following(False)
                 log.warning("console.live.retry", error=str(exc))
                 await asyncio.sleep(2.0)
             finally:

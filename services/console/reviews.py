@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from schemas.review import Review, ReviewAction, Reviewer, review_from_wire
 from schemas.validation import summarise_validation_error
 from services.common.kafka_security import kafka_client_options
+from services.console.metrics import ConsoleMetrics
 
 if TYPE_CHECKING:
     from services.console.auth import User
@@ -30,9 +31,11 @@ log = structlog.get_logger(__name__)
 
 
 class ReviewDesk:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, metrics: ConsoleMetrics | None = None) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
+        self._metrics = metrics or ConsoleMetrics()
+        self.following = False
         self._by_decision: dict[str, list[Review]] = {}
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -85,7 +88,12 @@ class ReviewDesk:
             self._topic, review.model_dump_json().encode(), key=page.shipment_id.encode()
         )
         self._remember(review)
+        self._metrics.reviews.labels(review.action.value).inc()
         return None
+
+    def _following(self, now: bool) -> None:
+        self.following = now
+        self._metrics.following.labels("reviews").set(1 if now else 0)
 
     def _remember(self, review: Review) -> None:
         known = self._by_decision.setdefault(review.decision_id, [])
@@ -117,6 +125,7 @@ class ReviewDesk:
             )
             try:
                 await consumer.start()
+                self._following(True)
                 log.info("console.reviews.following", topic=self._topic)
                 async for record in consumer:
                     if record.value is None:
@@ -128,6 +137,7 @@ class ReviewDesk:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._following(False)
                 log.warning("console.reviews.retry", error=str(exc))
                 await asyncio.sleep(2.0)
             finally:

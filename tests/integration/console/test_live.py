@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from typing import Any
 
@@ -45,8 +46,15 @@ async def _events(
                     into.append((kind, json.loads(line.partition(":")[2])))
 
 
+async def _unverified_count(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    found = re.search(r"^lodestone_console_live_unverified_total (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 async def test_forged_decisions_are_flagged_never_shown_as_decisions(stack: Stack) -> None:
     client = await signed_in(stack, "vera")
+    flagged_before = await _unverified_count(client)
     received: list[tuple[str, Any]] = []
     ready = asyncio.Event()
     reader = asyncio.create_task(_events(client, received, ready))
@@ -92,10 +100,12 @@ async def test_forged_decisions_are_flagged_never_shown_as_decisions(stack: Stac
             if len(unverified) >= 5 and genuine:
                 break
             await asyncio.sleep(0.1)
+        flagged_after = await _unverified_count(client)
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
         await client.aclose()
+    assert flagged_after == flagged_before + 5  # lodestone_console_live_unverified_total
     assert len(genuine) == 1
     assert len(unverified) == 5
     problems = [u["problem"] for u in unverified]

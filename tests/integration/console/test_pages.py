@@ -268,3 +268,62 @@ async def test_a_justification_on_several_lines_is_sent_and_control_characters_r
     assert sent.status_code == 303
     shown = await reviewer.get(f"/console/decisions/{decision_id}")
     assert "licence on file see the scan" in shown.text
+
+
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/console/login"}
+
+
+async def test_every_route_but_the_probes_and_sign_in_needs_an_identity(stack: Stack) -> None:
+    """Walks the console's own route table, so a route added later is covered too."""
+    from fastapi.routing import APIRoute
+
+    from services.common.signing import KeyRing
+    from services.console.app import ConsoleOptions, create_console
+
+    app = create_console(
+        ConsoleOptions(
+            auditor_dsn="postgresql://nobody@127.0.0.1:9/none", users=[], kafka_bootstrap="x:9",
+            topic_decisions="d", topic_reviews="r", checkpoint_file=stack.log_public_key_file,
+            decision_keys=KeyRing(),
+        )
+    )  # fmt: skip
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    assert len(routes) > 10
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as anonymous:
+        for route in routes:
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            for method in route.methods or ():
+                answer = await anonymous.request(method, path, headers=HTML)
+                if route.path in PUBLIC:
+                    assert answer.status_code < 500, (method, path)
+                    continue
+                if answer.status_code == 303 and answer.headers["location"] == "/console/holds":
+                    answer = await anonymous.get("/console/holds", headers=HTML)  # the home page
+                assert answer.status_code in (303, 401, 403), (method, path, answer.status_code)
+                assert answer.status_code != 303 or answer.headers["location"] == "/console/login"
+
+
+async def test_the_probes_and_metrics_answer_without_revealing_decisions(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as anonymous:
+        assert (await anonymous.get("/healthz")).text == "ok\n"
+        ready = await anonymous.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.text.splitlines() == [
+            "ready",
+            "live decisions: following",
+            "reviews: following",
+        ]
+        before = await anonymous.get("/metrics")
+        await anonymous.post("/console/login", data={"user_id": "vera", "secret": "wrong"})
+        after = await anonymous.get("/metrics")
+    for text in (before.text, after.text):
+        assert 'lodestone_console_following{topic="decisions"} 1.0' in text
+        assert 'lodestone_console_following{topic="reviews"} 1.0' in text
+        assert stack.events[0].shipment_id not in text
+        assert stack.events[0].exporter.id not in text
+
+    def refused(text: str) -> float:
+        found = re.search(r'lodestone_console_sign_ins_total\{result="refused"\} (\S+)', text)
+        return float(found.group(1)) if found else 0.0
+
+    assert refused(after.text) == refused(before.text) + 1
