@@ -23,6 +23,7 @@ from services.audit.config import AuditSettings
 from services.common.kafka_security import KafkaSecuritySettings
 from services.common.migrations import OWNER_ROLE
 from services.common.settings import Settings
+from services.console.config import ConsoleSettings
 from services.screening.config import ScreeningSettings
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -36,7 +37,12 @@ def _env_names(settings: type[BaseSettings]) -> set[str]:
     return {(prefix + name).upper() for name in settings.model_fields}
 
 
-KNOWN = _env_names(Settings) | _env_names(ScreeningSettings) | _env_names(AuditSettings)
+KNOWN = (
+    _env_names(Settings)
+    | _env_names(ScreeningSettings)
+    | _env_names(AuditSettings)
+    | _env_names(ConsoleSettings)
+)
 
 
 def _snake(camel: str) -> str:
@@ -218,7 +224,12 @@ def test_chart_templates_name_only_known_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("component", "prefix"), [("screening", "LODESTONE_SCREENING_"), ("audit", "LODESTONE_AUDIT_")]
+    ("component", "prefix"),
+    [
+        ("screening", "LODESTONE_SCREENING_"),
+        ("audit", "LODESTONE_AUDIT_"),
+        ("console", "LODESTONE_CONSOLE_"),
+    ],
 )
 def test_chart_service_settings_are_known(component: str, prefix: str) -> None:
     settings = _values()[component]["settings"]
@@ -279,5 +290,5 @@ def test_chart_takes_every_key_and_credential_from_a_secret_reference() -> None:
     values = _values()
     for name, key in values["signingKeys"].items():
         assert key["existingSecret"], name
-    assert set(values["kafka"]["security"]["saslSecrets"]) == {"screening", "audit"}
+    assert set(values["kafka"]["security"]["saslSecrets"]) == {"screening", "audit", "console"}
     assert values["kafka"]["security"]["protocol"] == "PLAINTEXT"

@@ -103,3 +103,53 @@ Private keys are mounted with mode 0440 (the pods' fsGroup reads them).
     secretName: {{ .Values.signingKeys.auditLogPublic.existingSecret }}
     items: [{key: {{ .Values.signingKeys.auditLogPublic.key }}, path: {{ .Values.signingKeys.auditLogPublic.key }}}]
 {{- end -}}
+
+{{- define "lodestone.console.env" -}}
+{{ include "lodestone.kafkaSecurity.env" (dict "root" . "principal" "console") }}
+{{- $files := list }}
+{{- range .Values.signingKeys.decisionPublic.keys }}
+{{- $files = append $files (printf "/etc/lodestone/keys/decision-public/%s" .) }}
+{{- end }}
+{{- if not $files }}
+{{- fail "signingKeys.decisionPublic.keys: the console's live view shows only decisions signed by a listed key" }}
+{{- end }}
+{{- if not .Values.console.usersSecret.name }}
+{{- fail "console.usersSecret.name: the console needs its users (lodestone console hash-secret prints an entry)" }}
+{{- end }}
+- name: LODESTONE_CONSOLE_HOST
+  value: "0.0.0.0"
+- name: LODESTONE_CONSOLE_PORT
+  value: "8103"
+- name: LODESTONE_CONSOLE_USERS
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.console.usersSecret.name }}, key: {{ .Values.console.usersSecret.key }}}
+- name: LODESTONE_DECISION_PUBLIC_KEY_FILES
+  value: {{ join "," $files | quote }}
+- name: LODESTONE_AUDIT_LOG_PUBLIC_KEY_FILE
+  value: {{ printf "/etc/lodestone/keys/audit-log-public/%s" .Values.signingKeys.auditLogPublic.key | quote }}
+{{- end -}}
+
+{{- define "lodestone.console.volumeMounts" -}}
+{{ include "lodestone.kafkaSecurity.volumeMounts" (dict "root" . "principal" "console") }}
+- name: decision-public-keys
+  mountPath: /etc/lodestone/keys/decision-public
+  readOnly: true
+- name: audit-log-public-key
+  mountPath: /etc/lodestone/keys/audit-log-public
+  readOnly: true
+{{- end -}}
+
+{{- define "lodestone.console.volumes" -}}
+{{ include "lodestone.kafkaSecurity.volumes" (dict "root" . "principal" "console") }}
+- name: decision-public-keys
+  secret:
+    secretName: {{ .Values.signingKeys.decisionPublic.existingSecret }}
+    items:
+      {{- range .Values.signingKeys.decisionPublic.keys }}
+      - {key: {{ . }}, path: {{ . }}}
+      {{- end }}
+- name: audit-log-public-key
+  secret:
+    secretName: {{ .Values.signingKeys.auditLogPublic.existingSecret }}
+    items: [{key: {{ .Values.signingKeys.auditLogPublic.key }}, path: {{ .Values.signingKeys.auditLogPublic.key }}}]
+{{- end -}}
