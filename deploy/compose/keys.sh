@@ -1,7 +1,9 @@
 #!/bin/sh
 # The compose stack's signing keys (Ed25519, PEM), made once with openssl:
 #   decision-signing  - the screening service signs each decision with it;
-#   audit-log         - the audit service signs each tree head with it.
+#   audit-log         - the audit service signs each tree head with it;
+# and console-users.json, the console's users (an empty list until entries from
+# `lodestone console hash-secret` are added).
 # Into $1, else LODESTONE_COMPOSE_KEYS_DIR, else deploy/compose/keys/ (ignored by git). Existing
 # keys are kept. The folder is private (0700); the files are readable by the containers'
 # uid 10001, which reads them through bind mounts (compose secrets).
@@ -18,3 +20,8 @@ for name in decision-signing audit-log; do
   fi
   chmod 644 "$dir/$name.pem" "$dir/$name.pub.pem"
 done
+if [ ! -f "$dir/console-users.json" ]; then
+  echo "[]" >"$dir/console-users.json"
+  echo "made $dir/console-users.json (no users yet: add entries from lodestone console hash-secret)" >&2
+fi
+chmod 644 "$dir/console-users.json"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make compose-smoke`: bring the compose stack up with podman-compose, publish sample traffic,
-# check every event decided and audited, the API and the hash chain, then tear everything down.
+# check every event decided and audited, the API, the console and the hash chain, then tear
+# everything down.
 #
 # Uses localhost/lodestone:latest (`make image`). Kafka and PostgreSQL images: LODESTONE_KAFKA_IMAGE
 # and LODESTONE_POSTGRES_IMAGE when set, else the official images when present locally, else
 # stand-ins built from Debian packages (standins/). Host ports: 17092 (Kafka), 17432 (PostgreSQL),
-# 17102 (API) unless LODESTONE_COMPOSE_{KAFKA,PG,API}_PORT say otherwise.
+# 17102 (API), 17103 (console) unless LODESTONE_COMPOSE_{KAFKA,PG,API,CONSOLE}_PORT say otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . deploy/container/podman.sh
@@ -32,6 +33,7 @@ fi
 export LODESTONE_COMPOSE_KAFKA_PORT=${LODESTONE_COMPOSE_KAFKA_PORT:-17092}
 export LODESTONE_COMPOSE_PG_PORT=${LODESTONE_COMPOSE_PG_PORT:-17432}
 export LODESTONE_COMPOSE_API_PORT=${LODESTONE_COMPOSE_API_PORT:-17102}
+export LODESTONE_COMPOSE_CONSOLE_PORT=${LODESTONE_COMPOSE_CONSOLE_PORT:-17103}
 
 # Fresh secrets for this run, only in the environment; fresh signing keys in a private folder.
 secret() { "$PY" -c 'import secrets; print(secrets.token_hex(16))'; }
@@ -40,6 +42,14 @@ export LODESTONE_AUDIT_API_TOKENS="$(secret)"
 keys_parent=$(mktemp -d)
 export LODESTONE_COMPOSE_KEYS_DIR="$keys_parent/keys"
 deploy/compose/keys.sh "$LODESTONE_COMPOSE_KEYS_DIR" 2>/dev/null
+# The console's one user, a reviewer, with a fresh secret (only its scrypt hash is in the file).
+export LODESTONE_SMOKE_SECRET="$(secret)"
+"$PY" -c '
+import json, os, sys
+from services.console.auth import Role, UserEntry, hash_secret
+entry = UserEntry(id="smoke", name="Smoke Reviewer", role=Role.REVIEWER,
+                  secret_hash=hash_secret(os.environ["LODESTONE_SMOKE_SECRET"]))
+json.dump([entry.model_dump(mode="json")], sys.stdout)' >"$LODESTONE_COMPOSE_KEYS_DIR/console-users.json"
 
 project=lodestone-smoke-$$
 compose() { "$compose_venv/bin/podman-compose" -p "$project" -f deploy/compose/compose.yaml "$@"; }
@@ -85,8 +95,8 @@ compose up -d --no-deps postgres kafka >/dev/null
 wait_healthy 180 postgres kafka
 run_job topics
 run_job migrate
-compose up -d --no-deps screening-1 screening-2 audit audit-api >/dev/null
-wait_healthy 240 screening-1 screening-2 audit audit-api
+compose up -d --no-deps screening-1 screening-2 audit audit-api console >/dev/null
+wait_healthy 240 screening-1 screening-2 audit audit-api console
 
 # The stack's broker is plaintext: whatever Kafka settings this shell has do not apply to it.
 for name in $(env | sed -n 's/^\(LODESTONE_KAFKA_[A-Z_]*\)=.*/\1/p'); do unset "$name"; done
@@ -95,7 +105,8 @@ for name in $(env | sed -n 's/^\(LODESTONE_KAFKA_[A-Z_]*\)=.*/\1/p'); do unset "
   --decision-key "$LODESTONE_COMPOSE_KEYS_DIR/decision-signing.pub.pem" \
   --log-key "$LODESTONE_COMPOSE_KEYS_DIR/audit-log.pub.pem" \
   --auditor-dsn "postgresql://lodestone_auditor:$LODESTONE_PG_AUDITOR_PASSWORD@127.0.0.1:$LODESTONE_COMPOSE_PG_PORT/lodestone" \
-  --api "http://127.0.0.1:$LODESTONE_COMPOSE_API_PORT"
+  --api "http://127.0.0.1:$LODESTONE_COMPOSE_API_PORT" \
+  --console "http://127.0.0.1:$LODESTONE_COMPOSE_CONSOLE_PORT"
 
 # The chain, the tree and every signed head, verified by the image's own tool inside the stack:
 # with the audit log's public key and the audit service's anchor file (both set in compose).

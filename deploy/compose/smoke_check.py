@@ -8,7 +8,9 @@ the stack's Kafka, then waits until every event has a decision in the audit stor
 * the audit API: probes open, data behind the token, the chain head it reports at least the
   store's, and the signed tree head it serves verifies with the audit log's public key and
   covers every record;
-* ``audit.anchors.v1`` carries signed tree heads, the newest covering every record.
+* ``audit.anchors.v1`` carries signed tree heads, the newest covering every record;
+* the console: probes open and following both topics, pages only behind a session, this run's
+  holds listed, and a reviewer's release published to ``reviews.v1``.
 
 The chain itself is verified inside the stack (``lodestone audit verify`` in the API container).
 """
@@ -17,11 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.cookiejar
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -210,6 +215,77 @@ async def run(args: argparse.Namespace) -> None:
         f"signed tree heads verify with {log_keys.key_ids[0]}: the API's at size "
         f"{served.tree_size}, {args.anchors_topic}'s newest at size {newest.tree_size}"
     )
+    await _check_console(args, run_id)
+
+
+def _console_client() -> urllib.request.OpenerDirector:
+    """A browser of sorts: keeps the session cookie, does not follow redirects."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    return urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()
+    )
+
+
+def _call(
+    opener: urllib.request.OpenerDirector, url: str, form: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(  # noqa: S310 (the stack's own URL)
+        url, data=data, headers={"Accept": "text/html"}
+    )
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), dict(error.headers)
+
+
+async def _check_console(args: argparse.Namespace, run_id: str) -> None:
+    """Probes, sign-in, the holds of this run, and a reviewer's release reaching reviews.v1."""
+    console = args.console.rstrip("/")
+    status, ready, _ = await asyncio.to_thread(_call, _console_client(), console + "/readyz")
+    if status != 200 or ready.count("following") != 2:
+        raise SystemExit(f"console /readyz answered {status}: {ready!r}")
+    browser = _console_client()
+    status, _, headers = await asyncio.to_thread(_call, browser, console + "/console/holds")
+    if status != 303 or headers.get("location") != "/console/login":
+        raise SystemExit(f"the console answered {status} to a request without a session")
+    credentials = {"user_id": args.console_user, "secret": os.environ["LODESTONE_SMOKE_SECRET"]}
+    status, _, _ = await asyncio.to_thread(_call, browser, console + "/console/login", credentials)
+    if status != 303:
+        raise SystemExit(f"signing in to the console answered {status}")
+    status, holds, _ = await asyncio.to_thread(_call, browser, console + "/console/holds")
+    held = re.findall(r'href="/console/decisions/([^"]+)"[^<]*>SMK-' + run_id, holds)
+    if status != 200 or not held:
+        raise SystemExit(f"the console's holds ({status}) list none of this run's shipments")
+    for decision_id in held:  # the first with a line a reviewer may release
+        page_url = f"{console}/console/decisions/{decision_id}"
+        _, page, _ = await asyncio.to_thread(_call, browser, page_url)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        line = re.search(r'name="line_nos" value="(\d+)" >', page)
+        if token is not None and line is not None:
+            break
+    else:
+        raise SystemExit("none of this run's holds has a line a reviewer may release")
+    form = {
+        "csrf_token": token.group(1),
+        "line_nos": line.group(1),
+        "justification": "compose smoke test: a reviewer's release",
+    }
+    status, body, _ = await asyncio.to_thread(_call, browser, page_url + "/review", form)
+    if status != 303:
+        raise SystemExit(f"the console refused the release ({status}): {body[:300]}")
+    review = await _newest_anchor(args.bootstrap, "reviews.v1")
+    if review is None or decision_id not in review.decode():
+        raise SystemExit("the reviewer's release did not reach reviews.v1")
+    print(
+        f"console: probes open and following both topics, pages behind a session, "
+        f"{len(set(held))} of this run's holds listed, a release published to reviews.v1"
+    )
 
 
 def main() -> None:
@@ -220,6 +296,10 @@ def main() -> None:
     parser.add_argument("--decision-key", type=Path, required=True, help="decision public key")
     parser.add_argument("--log-key", type=Path, required=True, help="audit log public key")
     parser.add_argument("--anchors-topic", default="audit.anchors.v1")
+    parser.add_argument("--console", default="http://127.0.0.1:17103")
+    parser.add_argument(
+        "--console-user", default="smoke", help="a reviewer; LODESTONE_SMOKE_SECRET is its secret"
+    )
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--timeout", type=float, default=240)
     parser.add_argument(

@@ -16,7 +16,9 @@ def run(
 ) -> None:
     """Serve the console on LODESTONE_CONSOLE_HOST:PORT (default 127.0.0.1:8103) under /console."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from schemas.validation import summarise_validation_error
     from services.audit.config import AuditSettings
     from services.common.logging import configure_logging
     from services.common.settings import get_settings
@@ -24,7 +26,11 @@ def run(
     from services.console.app import ConsoleOptions, create_console
     from services.console.config import ConsoleSettings
 
-    settings, audit, cfg = get_settings(), AuditSettings(), ConsoleSettings()
+    try:
+        settings, audit, cfg = get_settings(), AuditSettings(), ConsoleSettings()
+    except ValidationError as exc:
+        typer.echo(f"error: {summarise_validation_error(exc)}", err=True)
+        raise typer.Exit(2) from exc
     configure_logging(settings.log_level, settings.log_format)
     try:
         keys = decision_keys(settings, "the console's live view")

@@ -73,7 +73,14 @@ def test_compose_passes_only_known_settings_to_lodestone_containers() -> None:
     lodestone = {
         name: spec for name, spec in services.items() if "LODESTONE_IMAGE" in str(spec["image"])
     }
-    assert {"screening-1", "screening-2", "audit", "audit-api", "migrate"} <= lodestone.keys()
+    assert {
+        "screening-1",
+        "screening-2",
+        "audit",
+        "audit-api",
+        "console",
+        "migrate",
+    } <= lodestone.keys()
     for name, spec in lodestone.items():
         unknown = set(spec.get("environment", {})) - KNOWN
         assert not unknown, f"{name}: {unknown}"
@@ -151,6 +158,7 @@ def test_compose_gives_each_container_only_its_own_database_role() -> None:
         "screening-2": "screening",
         "audit": "audit",
         "audit-api": "auditor",
+        "console": "auditor",
     }
     services = _lodestone_services()
     assert set(services) == set(expected)
@@ -172,6 +180,10 @@ def test_compose_keys_are_secrets_each_container_mounts_only_where_it_needs_them
             "LODESTONE_AUDIT_LOG_SIGNING_KEY_FILE": "audit-log.pem",
         },
         "audit-api": {"LODESTONE_AUDIT_LOG_PUBLIC_KEY_FILE": "audit-log.pub.pem"},
+        "console": {
+            "LODESTONE_DECISION_PUBLIC_KEY_FILES": "decision-signing.pub.pem",
+            "LODESTONE_AUDIT_LOG_PUBLIC_KEY_FILE": "audit-log.pub.pem",
+        },
         "migrate": {},
     }
     for name, spec in _lodestone_services().items():
@@ -184,10 +196,26 @@ def test_compose_keys_are_secrets_each_container_mounts_only_where_it_needs_them
             assert secret in mounted, (name, variable)
             assert declared[secret]["file"].endswith("/" + file_name), (name, variable)
         # A private key never reaches a container that only verifies.
-        private = {s for s in mounted if not declared[s]["file"].endswith(".pub.pem")}
+        private = {
+            s
+            for s in mounted
+            if declared[s]["file"].endswith(".pem") and not declared[s]["file"].endswith(".pub.pem")
+        }
         assert private == {
             keys[v].removeprefix("/run/secrets/") for v, f in uses[name].items() if ".pub." not in f
         }, name
+
+
+def test_compose_console_users_are_a_file_only_the_console_mounts() -> None:
+    """The users' scrypt hashes hold ``$``, which compose would read as variables: a file."""
+    services = _lodestone_services()
+    holders = {
+        name for name, spec in services.items() if "console-users" in spec.get("secrets", [])
+    }
+    assert holders == {"console"}
+    env = services["console"]["environment"]
+    assert env["LODESTONE_CONSOLE_USERS_FILE"] == "/run/secrets/console-users"
+    assert "LODESTONE_CONSOLE_USERS" not in env
 
 
 def test_compose_anchor_file_is_on_a_volume_of_its_own_that_verify_reads() -> None:
