@@ -53,22 +53,30 @@ async def send(bootstrap: str, topic: str, key: bytes, records: Sequence[Record]
         await producer.stop()
 
 
-async def test_tail_shows_the_signed_decision_and_flags_every_forgery(
-    runtime: RuntimeState, new_topic: NewTopicFactory
-) -> None:
-    topic = await new_topic(1)
-    shipment_id, records = forgeries_and_the_genuine(81_001)
+async def _tail_of_forgeries(
+    runtime: RuntimeState, topic: str, n: int, exporter: str | None = None
+) -> tuple[str, int, str]:
+    """The genuine decision among its forgeries on ``topic``, tailed from the beginning:
+    (its shipment id, decisions shown, what ``tail`` printed)."""
+    shipment_id, records = forgeries_and_the_genuine(n)
     await send(runtime.kafka_bootstrap, topic, shipment_id.encode(), records)
     out = io.StringIO()
     shown = await tail(
         bootstrap=runtime.kafka_bootstrap,
         topic=topic,
         keys=DECISION_KEYS,
+        exporter=exporter,
         from_beginning=True,
         seconds=6,
         console=Console(file=out, width=200, color_system=None),
     )
-    text = out.getvalue()
+    return shipment_id, shown, out.getvalue()
+
+
+async def test_tail_shows_the_signed_decision_and_flags_every_forgery(
+    runtime: RuntimeState, new_topic: NewTopicFactory
+) -> None:
+    shipment_id, shown, text = await _tail_of_forgeries(runtime, await new_topic(1), 81_001)
     assert shown == 1
     flagged = [line for line in text.splitlines() if "NOT A SIGNED DECISION" in line]
     assert [line.split("offset ")[1].split(":")[0] for line in flagged] == ["0", "1", "2", "3"]
@@ -84,17 +92,6 @@ async def test_a_filtered_tail_still_flags_forgeries(
 ) -> None:
     """A filter selects decisions; a forgery's claimed exporter is no reason to hide it."""
     topic = await new_topic(1)
-    shipment_id, records = forgeries_and_the_genuine(81_002)
-    await send(runtime.kafka_bootstrap, topic, shipment_id.encode(), records)
-    out = io.StringIO()
-    shown = await tail(
-        bootstrap=runtime.kafka_bootstrap,
-        topic=topic,
-        keys=DECISION_KEYS,
-        exporter="CN-EXP-NOBODY",
-        from_beginning=True,
-        seconds=6,
-        console=Console(file=out, width=200, color_system=None),
-    )
+    _, shown, text = await _tail_of_forgeries(runtime, topic, 81_002, exporter="CN-EXP-NOBODY")
     assert shown == 0
-    assert out.getvalue().count("NOT A SIGNED DECISION") == 4
+    assert text.count("NOT A SIGNED DECISION") == 4
