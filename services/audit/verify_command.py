@@ -24,6 +24,7 @@ from services.audit.verify import (
     verify_chain,
     witnesses_of,
 )
+from services.audit.verify_catalogues import check_catalogues, describe_missing
 from services.audit.verify_ranges import RangeWorkers
 from services.common.signing import KeyFileError, KeyRing
 
@@ -111,6 +112,7 @@ async def verify_store(
                 contents=ranges,
                 archive_dir=archive_dir,
             )
+            catalogues = await check_catalogues(conn, report.started_after)
         finally:
             await conn.close()
             if ranges is not None:
@@ -118,6 +120,9 @@ async def verify_store(
         if report.broken is not None:
             b = report.broken
             echo(f"BROKEN at record {b.seq} (decision {b.decision_id or '?'}): {b.problem}")
+            return 1
+        if catalogues.altered is not None:
+            echo(f"BROKEN: {catalogues.altered}")
             return 1
         if report.head.seq > written[0]:
             append_checkpoint(checkpoint_file, report.head)
@@ -130,6 +135,7 @@ async def verify_store(
             + f"{report.checked} record(s) recomputed after record {report.started_after};"
             f" chain head {report.head.seq} {report.head.record_hash.hex()};"
             f" {report.witnesses} signed head(s) and checkpoint(s) hold;"
+            f" {catalogues.checked} catalogue(s) match their digests;"
             f" rejected records: {report.rejected_chained} chained"
             + (f" ({_kinds(report.rejected_by_type)})" if report.rejected_by_type else "")
             + (
@@ -138,6 +144,9 @@ async def verify_store(
                 else ""
             )
         )
+        missing = describe_missing(catalogues, report.started_after)
+        if missing is not None:
+            echo(missing)
         if keys is None:
             echo("NOTE: no log public key given: signed tree heads were not checked")
         return 0
