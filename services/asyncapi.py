@@ -133,11 +133,17 @@ HEADERS: dict[str, dict[str, Any]] = {
             "traceparent": _TRACEPARENT_OUT,
             "lodestone-key-id": {
                 "type": "string",
-                "description": "id of the Ed25519 key that signed the value",
+                "description": (
+                    "id of the Ed25519 key that signed the value: 'ed25519:' and the hex of the"
+                    " first 16 bytes of SHA-256 of the raw 32-byte public key"
+                ),
             },
             "lodestone-signature": {
                 "type": "string",
-                "description": "base64 Ed25519 signature of the record value's bytes",
+                "description": (
+                    "base64 Ed25519 signature of the record value's bytes, exactly as produced;"
+                    " check it before parsing (docs/screening.md)"
+                ),
             },
         },
     },
