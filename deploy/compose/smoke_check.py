@@ -113,8 +113,9 @@ def _checked_head(source: str, data: bytes | str, log_keys: KeyRing, size: int) 
     return head
 
 
-async def _newest_anchor(bootstrap: str, topic: str, timeout_s: float = 30) -> bytes | None:
-    """The last value on the anchors topic (one partition), or None when it stays empty."""
+async def _values(bootstrap: str, topic: str, timeout_s: float = 30) -> list[bytes]:
+    """Every value on ``topic`` from its beginning, read until a poll brings nothing new (in
+    order only within a partition)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -125,16 +126,16 @@ async def _newest_anchor(bootstrap: str, topic: str, timeout_s: float = 30) -> b
     )
     await consumer.start()
     try:
-        newest: bytes | None = None
+        values: list[bytes] = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=1000)
             records = [r for batch in batches.values() for r in batch]
             if records:
-                newest = records[-1].value
-            elif newest is not None:
-                return newest
-        return newest
+                values += [r.value for r in records if r.value is not None]
+            elif values:
+                return values
+        return values
     finally:
         await consumer.stop()
 
@@ -207,10 +208,10 @@ async def run(args: argparse.Namespace) -> None:
     if status != 200:
         raise SystemExit(f"audit API answered {status} for the signed tree head")
     served = _checked_head("API /v1/tree/head", body, log_keys, stored_head)
-    anchored = await _newest_anchor(args.bootstrap, args.anchors_topic)
-    if anchored is None:
+    anchored = await _values(args.bootstrap, args.anchors_topic)  # one partition: in order
+    if not anchored:
         raise SystemExit(f"no signed tree head on {args.anchors_topic}")
-    newest = _checked_head(args.anchors_topic, anchored, log_keys, stored_head)
+    newest = _checked_head(args.anchors_topic, anchored[-1], log_keys, stored_head)
     print(
         f"signed tree heads verify with {log_keys.key_ids[0]}: the API's at size "
         f"{served.tree_size}, {args.anchors_topic}'s newest at size {newest.tree_size}"
@@ -279,8 +280,8 @@ async def _check_console(args: argparse.Namespace, run_id: str) -> None:
     status, body, _ = await asyncio.to_thread(_call, browser, page_url + "/review", form)
     if status != 303:
         raise SystemExit(f"the console refused the release ({status}): {body[:300]}")
-    review = await _newest_anchor(args.bootstrap, "reviews.v1")
-    if review is None or decision_id not in review.decode():
+    reviews = await _values(args.bootstrap, "reviews.v1")
+    if not any(decision_id in review.decode() for review in reviews):
         raise SystemExit("the reviewer's release did not reach reviews.v1")
     print(
         f"console: probes open and following both topics, pages behind a session, "

@@ -112,7 +112,8 @@ async def verify_store(
                 contents=ranges,
                 archive_dir=archive_dir,
             )
-            catalogues = await check_catalogues(conn, report.started_after)
+            if report.broken is None:  # a broken chain is the answer: nothing more is read
+                catalogues = await check_catalogues(conn, report.started_after)
         finally:
             await conn.close()
             if ranges is not None:

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas import Decision
+from services.common.decision_records import unsigned_problem
 from services.common.health import HealthServer
 from services.common.kafka_helpers import commit_offsets, next_offsets
 from services.common.kafka_security import kafka_client_options
@@ -189,14 +190,12 @@ class ShadowService:
             log.info("shadow screening stopped")
 
     def _shadow(self, value: bytes | None, headers: Headers | None) -> Shadowed | None:
-        if value is None:
-            problem: str | None = "an empty record (a tombstone), not a decision"
-        else:
-            problem = self.keys.check_record(value, headers).problem
-        if value is None or problem is not None:  # not the screening service's decision
+        problem = unsigned_problem(self.keys, value, headers)
+        if problem is not None:  # not the screening service's decision
             self.metrics.unverified.inc()
             log.warning("live record not signed by a trusted key", problem=problem)
             return None
+        assert value is not None  # a tombstone has a problem
         try:
             shadowed = self.screener.shadow(value)
         except EvidenceError as exc:

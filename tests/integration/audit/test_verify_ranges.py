@@ -275,30 +275,21 @@ async def test_rehashed_text_that_is_not_canonical_is_named_where_it_is(
     assert problem in where[1]
 
 
-async def test_a_rehashed_repeated_key_before_a_later_alteration_is_named_first(
-    store: AuditDatabase, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("later", "args"),
+    [
+        ("UPDATE audit.decision_records SET exporter_id = 'CN-EXP-0009' WHERE seq = 15", ()),
+        ("UPDATE audit.decision_records SET prev_hash = $1 WHERE seq = 15", (bytes(32),)),
+    ],
+    ids=["a later alteration", "a broken link"],
+)
+async def test_a_rehashed_repeated_key_before_a_later_break_is_named_first(
+    store: AuditDatabase, monkeypatch: pytest.MonkeyPatch, later: str, args: tuple[bytes, ...]
 ) -> None:
     async with as_owner(store) as owner:
         await _set_text(owner, 12, _repeat_outcome)
         await _rehash_from(owner, 12)
-        await owner.execute(
-            "UPDATE audit.decision_records SET exporter_id = 'CN-EXP-0009' WHERE seq = 15"
-        )
-    where = _same(await _witnessed(store, monkeypatch))
-    assert where is not None
-    assert where[0] == 12
-    assert "repeats the key" in where[1]
-
-
-async def test_a_rehashed_repeated_key_before_a_broken_link_is_named_first(
-    store: AuditDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with as_owner(store) as owner:
-        await _set_text(owner, 12, _repeat_outcome)
-        await _rehash_from(owner, 12)
-        await owner.execute(
-            "UPDATE audit.decision_records SET prev_hash = $1 WHERE seq = 15", bytes(32)
-        )
+        await owner.execute(later, *args)
     where = _same(await _witnessed(store, monkeypatch))
     assert where is not None
     assert where[0] == 12
